@@ -1,0 +1,1 @@
+"""The specification's Python API: ``from retraining.scheduler import RetrainingScheduler``."""

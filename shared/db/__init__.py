@@ -1,0 +1,1 @@
+"""Job, check, model and event tables, and the engine that reaches them."""

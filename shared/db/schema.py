@@ -1,0 +1,120 @@
+"""The tables. Alembic migrations in ``migrations/`` create them; keep the two in step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+ACTIVE_STATUSES = ("pending", "running")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+metadata = sa.MetaData()
+
+models = sa.Table(
+    "retraining_models",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("pipeline", sa.JSON, nullable=True),
+    sa.Column("task", sa.String(32), nullable=True),
+    sa.Column("feature_columns", sa.JSON, nullable=True),
+    sa.Column("baseline_metrics", sa.JSON, nullable=True),
+    sa.Column("reference_path", sa.String(1024), nullable=True),
+    sa.Column("champion_version", sa.String(32), nullable=True),
+    sa.Column("champion_run_id", sa.String(64), nullable=True),
+    sa.Column("champion_metrics", sa.JSON, nullable=True),
+    sa.Column("data_sources", sa.JSON, nullable=True),
+    sa.Column("schedule_next_run_at", UTCDateTime, nullable=True),
+    sa.Column("monitoring_interval_seconds", sa.Integer, nullable=True),
+    sa.Column("monitoring_next_run_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+jobs = sa.Table(
+    "retraining_jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("model_name", sa.String(128), nullable=False, index=True),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("start_time", UTCDateTime, nullable=True),
+    sa.Column("end_time", UTCDateTime, nullable=True),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=True),
+    sa.Column("champion_metrics", sa.JSON, nullable=True),
+    sa.Column("promoted", sa.Boolean, nullable=True),
+    sa.Column("promotion_reason", sa.Text, nullable=True),
+    sa.Column("model_version", sa.String(32), nullable=True),
+    sa.Column("mlflow_run_id", sa.String(64), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("details", sa.JSON, nullable=True),
+    # The database, not a process-local lock, keeps one active job per model.
+    sa.Index(
+        "uq_retraining_jobs_one_active_per_model",
+        "model_name",
+        unique=True,
+        postgresql_where=sa.text("status IN ('pending', 'running')"),
+        sqlite_where=sa.text("status IN ('pending', 'running')"),
+    ),
+    sa.Index("ix_retraining_jobs_model_created", "model_name", "created_at"),
+)
+
+checks = sa.Table(
+    "retraining_checks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("needs_retraining", sa.Boolean, nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("drift_share", sa.Float, nullable=True),
+    sa.Column("drift", sa.JSON, nullable=True),
+    sa.Column("performance", sa.JSON, nullable=True),
+    sa.Column("report_path", sa.String(1024), nullable=True),
+    sa.Index("ix_retraining_checks_model_created", "model_name", "created_at"),
+)
+
+events = sa.Table(
+    "retraining_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("job_id", sa.String(36), nullable=True, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("from_status", sa.String(16), nullable=True),
+    sa.Column("to_status", sa.String(16), nullable=True),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Index("ix_retraining_events_model_at", "model_name", "at"),
+)

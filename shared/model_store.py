@@ -1,0 +1,214 @@
+"""Per-model state: configuration, monitors' baseline, champion, and schedules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from shared.config import RetrainingConfig
+from shared.db.engine import transaction
+from shared.db.schema import models, utcnow
+from shared.enums import Task
+from shared.events import record_event
+
+
+class UnknownModel(KeyError):
+    def __str__(self) -> str:
+        return f"no model named {self.args[0]!r} is configured"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    name: str
+    config: RetrainingConfig
+    pipeline: dict[str, Any]
+    task: Task | None
+    feature_columns: list[str] | None
+    baseline_metrics: dict[str, float] | None
+    reference_path: str | None
+    champion_version: str | None
+    champion_run_id: str | None
+    champion_metrics: dict[str, float] | None
+    data_sources: dict[str, Any]
+    schedule_next_run_at: datetime | None
+    monitoring_interval_seconds: int | None
+    monitoring_next_run_at: datetime | None
+
+    @property
+    def monitors_initialized(self) -> bool:
+        return self.reference_path is not None
+
+
+class ModelRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save_config(self, config: RetrainingConfig, pipeline: dict[str, Any]) -> ModelRecord:
+        """Create the model or replace its configuration (an event records the change)."""
+        name = config.model_name
+        values = {"config": config.to_dict(), "pipeline": pipeline, "updated_at": utcnow()}
+        with self.engine.begin() as connection:
+            old = connection.execute(
+                sa.select(models.c.config).where(models.c.name == name)
+            ).scalar_one_or_none()
+            if old is None:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(
+                            models.insert().values(
+                                name=name, created_at=utcnow(), data_sources={}, **values
+                            )
+                        )
+                except IntegrityError:  # created concurrently: fall through to an update
+                    old = {}
+            if old is not None:
+                connection.execute(models.update().where(models.c.name == name).values(**values))
+            if old != values["config"]:
+                record_event(connection, name, "configured", details={"config": values["config"]})
+        return self.get(name)
+
+    def find(self, name: str) -> ModelRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(models).where(models.c.name == name)).mappings()
+            row = row.first()
+        return None if row is None else _to_record(row)
+
+    def get(self, name: str) -> ModelRecord:
+        record = self.find(name)
+        if record is None:
+            raise UnknownModel(name)
+        return record
+
+    def list(self) -> list[ModelRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(models).order_by(models.c.name)).mappings().all()
+        return [_to_record(row) for row in rows]
+
+    def set_monitors(
+        self, name: str, reference_path: str, baseline_metrics: dict[str, float]
+    ) -> None:
+        self._update(
+            name,
+            "monitors_initialized",
+            {"reference_path": reference_path, "baseline_metrics": baseline_metrics},
+        )
+
+    def set_champion(
+        self,
+        name: str,
+        *,
+        version: str,
+        run_id: str,
+        metrics: dict[str, float],
+        task: Task,
+        feature_columns: list[str],
+        details: dict[str, Any],
+        connection: Connection | None = None,
+    ) -> None:
+        """Make ``version`` the champion; inside ``connection``'s transaction when given."""
+        self._update(
+            name,
+            "promotion",
+            {
+                "champion_version": version,
+                "champion_run_id": run_id,
+                "champion_metrics": metrics,
+                "task": str(task),
+                "feature_columns": feature_columns,
+            },
+            details=details,
+            connection=connection,
+        )
+
+    def set_schedule(self, name: str, next_run_at: datetime | None) -> None:
+        self._update(name, "schedule_set", {"schedule_next_run_at": next_run_at})
+
+    def set_monitoring(
+        self, name: str, interval_seconds: int | None, next_run_at: datetime | None
+    ) -> None:
+        self._update(
+            name,
+            "monitoring_started" if interval_seconds else "monitoring_stopped",
+            {
+                "monitoring_interval_seconds": interval_seconds,
+                "monitoring_next_run_at": next_run_at,
+            },
+        )
+
+    def advance(self, name: str, column: str, expected: datetime, new: datetime | None) -> bool:
+        """Compare-and-set of a due time: True for exactly one of several concurrent callers."""
+        if column not in ("schedule_next_run_at", "monitoring_next_run_at"):
+            raise ValueError(f"{column} is not a schedule column")
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                models.update()
+                .where(models.c.name == name, models.c[column] == expected)
+                .values({column: new})
+            )
+        return result.rowcount == 1
+
+    def record(
+        self,
+        name: str,
+        kind: str,
+        details: dict[str, Any],
+        connection: Connection | None = None,
+    ) -> None:
+        """An audit event about the model that changes none of its state."""
+        with transaction(self.engine, connection) as connection:
+            record_event(connection, name, kind, details=details)
+
+    def due(self, now: datetime, names: list[str] | None = None) -> list[ModelRecord]:
+        """Models whose schedule or monitoring check is due at ``now``."""
+        query = sa.select(models).where(
+            sa.or_(models.c.schedule_next_run_at <= now, models.c.monitoring_next_run_at <= now)
+        )
+        if names is not None:
+            query = query.where(models.c.name.in_(names))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(models.c.name)).mappings().all()
+        return [_to_record(row) for row in rows]
+
+    def _update(
+        self,
+        name: str,
+        kind: str,
+        values: dict[str, Any],
+        details: dict[str, Any] | None = None,
+        connection: Connection | None = None,
+    ) -> None:
+        with transaction(self.engine, connection) as connection:
+            result = connection.execute(
+                models.update().where(models.c.name == name).values(updated_at=utcnow(), **values)
+            )
+            if result.rowcount != 1:
+                raise UnknownModel(name)
+            record_event(connection, name, kind, details=details or _json_safe(values))
+
+
+def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def _to_record(row) -> ModelRecord:
+    return ModelRecord(
+        name=row["name"],
+        config=RetrainingConfig.from_dict(row["config"]),
+        pipeline=row["pipeline"] or {},
+        task=Task(row["task"]) if row["task"] else None,
+        feature_columns=row["feature_columns"],
+        baseline_metrics=row["baseline_metrics"],
+        reference_path=row["reference_path"],
+        champion_version=row["champion_version"],
+        champion_run_id=row["champion_run_id"],
+        champion_metrics=row["champion_metrics"],
+        data_sources=row["data_sources"] or {},
+        schedule_next_run_at=row["schedule_next_run_at"],
+        monitoring_interval_seconds=row["monitoring_interval_seconds"],
+        monitoring_next_run_at=row["monitoring_next_run_at"],
+    )

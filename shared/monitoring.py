@@ -1,0 +1,233 @@
+"""Monitors: set a model's baseline, then decide whether current data calls for retraining.
+
+Decision order when several findings agree: performance degradation (from the caller's
+metrics), then concept drift (the champion scored on labelled current data), then data drift.
+Every check is stored with all its findings, whatever the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shared.checks import CheckRecord
+from shared.db.schema import utcnow
+from shared.enums import RetrainingTrigger
+from shared.evaluation import compute_metrics
+from shared.model_store import ModelRecord
+from shared.notifications import DriftAlert, Notifier, notify_safely
+from shared.performance import PerformanceResult, check_performance
+from shared.runtime import Runtime
+
+
+class MonitorsNotInitialized(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Finding:
+    trigger: RetrainingTrigger
+    fired: bool
+    summary: str
+
+
+def initialize_monitors(
+    runtime: Runtime,
+    model_name: str,
+    reference_data: pd.DataFrame,
+    baseline_metrics: dict[str, float] | None,
+) -> dict[str, float]:
+    """Store the reference data and the baseline; returns the baseline used."""
+    if not isinstance(reference_data, pd.DataFrame) or reference_data.empty:
+        raise ValueError("reference_data: must be a non-empty pandas DataFrame")
+    record = runtime.models.get(model_name)
+    baseline = dict(baseline_metrics or {})
+    if not baseline:
+        baseline = _champion_metrics_on(runtime, record, reference_data) or {}
+    _require_numbers(baseline, "baseline_metrics")
+    path = runtime.model_dir(model_name) / "reference.parquet"
+    try:
+        reference_data.to_parquet(path, index=False)
+    except (ValueError, TypeError, ImportError) as exc:
+        raise ValueError(f"reference_data: cannot be stored as Parquet: {exc}") from exc
+    runtime.models.set_monitors(model_name, str(path), baseline)
+    return baseline
+
+
+def run_check(
+    runtime: Runtime,
+    model_name: str,
+    current: pd.DataFrame,
+    current_metrics: dict[str, float] | None = None,
+    notifier: Notifier | None = None,
+) -> CheckRecord:
+    """Run every applicable check on ``current`` and store the result."""
+    if not isinstance(current, pd.DataFrame):
+        raise ValueError("current_data: must be a pandas DataFrame")
+    if current_metrics is not None:
+        _require_numbers(current_metrics, "current_metrics")
+    record = runtime.models.get(model_name)
+    if not record.monitors_initialized:
+        raise MonitorsNotInitialized(
+            f"monitors of {model_name!r} are not initialized: call initialize_monitors() first"
+        )
+    config = record.config
+    check_id = runtime.checks.new_id()
+    if len(current) < config.min_samples_for_check:
+        reason = (
+            f"not enough data to check: {len(current)} rows, "
+            f"min_samples_for_check is {config.min_samples_for_check}"
+        )
+        return runtime.checks.save(_record(record, check_id, len(current), reason=reason))
+
+    baseline = record.baseline_metrics or record.champion_metrics or {}
+    performance = _performance(record, baseline, current_metrics)
+    concept = _concept_drift(runtime, record, baseline, current)
+    drift = _data_drift(runtime, record, current, check_id)
+    findings = [
+        f
+        for f in (
+            _finding(RetrainingTrigger.PERFORMANCE_DEGRADATION, performance),
+            _finding(RetrainingTrigger.CONCEPT_DRIFT, concept),
+            _drift_finding(drift, config.drift_threshold),
+        )
+        if f is not None
+    ]
+    fired = [f for f in findings if f.fired]
+    trigger = fired[0].trigger if fired else None
+    reason = "; ".join(f"{f.trigger}: {f.summary}" for f in (fired or findings)) or "nothing to do"
+    if not fired:
+        reason = f"no retraining needed ({reason})"
+    check = _record(
+        record,
+        check_id,
+        len(current),
+        needs_retraining=bool(fired),
+        trigger=trigger,
+        reason=reason,
+        drift_share=drift.drift_share,
+        drift=drift.to_dict(),
+        performance={
+            "current": performance.to_dict() if performance else None,
+            "concept": concept.to_dict() if concept else None,
+        },
+        report_path=str(runtime.check_report_path(model_name, check_id)),
+    )
+    runtime.checks.save(check)
+    if drift.drift_share >= config.drift_alert_threshold and config.enable_notifications:
+        _alert(runtime, notifier, check, drift)
+    return check
+
+
+def load_reference(record: ModelRecord) -> pd.DataFrame:
+    return pd.read_parquet(record.reference_path)
+
+
+def _performance(
+    record: ModelRecord, baseline: dict[str, float], current_metrics: dict[str, float] | None
+) -> PerformanceResult | None:
+    if not current_metrics or not baseline:
+        return None
+    return check_performance(baseline, current_metrics, record.config.performance_threshold)
+
+
+def _concept_drift(
+    runtime: Runtime, record: ModelRecord, baseline: dict[str, float], current: pd.DataFrame
+) -> PerformanceResult | None:
+    if not baseline or record.config.target_column not in current.columns:
+        return None
+    labelled = current[current[record.config.target_column].notna()]
+    if len(labelled) < record.config.min_samples_for_check:
+        return None
+    scored = _champion_metrics_on(runtime, record, labelled)
+    if scored is None:
+        return None
+    return check_performance(baseline, scored, record.config.performance_threshold)
+
+
+def _champion_metrics_on(
+    runtime: Runtime, record: ModelRecord, frame: pd.DataFrame
+) -> dict[str, float] | None:
+    """The champion's metrics on labelled data; None without a champion, labels or features."""
+    target = record.config.target_column
+    if record.champion_version is None or target not in frame.columns:
+        return None
+    features = record.feature_columns or []
+    if any(column not in frame.columns for column in features):
+        return None
+    model = runtime.registry.load(record.name, record.champion_version)
+    return compute_metrics(model, frame[features], frame[target], record.task)
+
+
+def _data_drift(runtime: Runtime, record: ModelRecord, current: pd.DataFrame, check_id: str):
+    from shared.drift import detect_drift
+
+    reference = load_reference(record)
+    columns = record.feature_columns or _drift_columns(record, reference)
+    html_path: Path = runtime.check_report_path(record.name, check_id)
+    return detect_drift(reference, current, columns, html_path=html_path)
+
+
+def _drift_columns(record: ModelRecord, reference: pd.DataFrame) -> list[str]:
+    skip = {record.config.target_column, record.config.timestamp_column}
+    return [column for column in reference.columns if column not in skip]
+
+
+def _finding(trigger: RetrainingTrigger, result: PerformanceResult | None) -> Finding | None:
+    if result is None or not result.drops:
+        return None
+    return Finding(trigger, result.is_degraded, result.summary())
+
+
+def _drift_finding(drift, threshold: float) -> Finding:
+    fired = drift.drift_share >= threshold
+    verdict = "at or above" if fired else "below"
+    return Finding(
+        RetrainingTrigger.DATA_DRIFT,
+        fired,
+        f"{drift.summary()}; drift share {drift.drift_share:.2f} {verdict} the "
+        f"{threshold:.2f} threshold",
+    )
+
+
+def _alert(runtime: Runtime, notifier: Notifier | None, check: CheckRecord, drift) -> None:
+    alert = DriftAlert(
+        model_name=check.model_name,
+        reason=check.reason,
+        drift_share=drift.drift_share,
+        drifted_columns=drift.drifted_columns,
+        check_id=check.check_id,
+    )
+    error = notify_safely(notifier, alert)
+    runtime.models.record(
+        check.model_name,
+        "drift_alert",
+        {"check_id": check.check_id, "drift_share": drift.drift_share, "notifier_error": error},
+    )
+
+
+def _record(record: ModelRecord, check_id: str, n_rows: int, **fields: Any) -> CheckRecord:
+    return CheckRecord(
+        check_id=check_id,
+        model_name=record.name,
+        created_at=utcnow(),
+        n_rows=n_rows,
+        needs_retraining=fields.get("needs_retraining", False),
+        trigger=fields.get("trigger"),
+        reason=fields["reason"],
+        drift_share=fields.get("drift_share"),
+        drift=fields.get("drift"),
+        performance=fields.get("performance"),
+        report_path=fields.get("report_path"),
+    )
+
+
+def _require_numbers(metrics: dict[str, Any], field: str) -> None:
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{field}: must be a dict of metric name to number")
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{field}: {name} must be a number, got {value!r}")

@@ -1,0 +1,73 @@
+"""Performance degradation: a relative drop of any baseline metric above the threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.evaluation import HIGHER_IS_BETTER, relative_drop
+
+
+@dataclass(frozen=True)
+class MetricDrop:
+    metric: str
+    baseline: float
+    current: float
+    drop: float  # relative; positive = worse
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {k: getattr(self, k) for k in ("metric", "baseline", "current", "drop")}
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    drops: tuple[MetricDrop, ...]
+    threshold: float
+
+    @property
+    def degraded(self) -> tuple[MetricDrop, ...]:
+        return tuple(d for d in self.drops if d.drop > self.threshold)
+
+    @property
+    def is_degraded(self) -> bool:
+        return bool(self.degraded)
+
+    def summary(self) -> str:
+        if not self.drops:
+            return "no metric in common with the baseline"
+        worst = max(self.drops, key=lambda d: d.drop)
+        parts = [
+            f"{d.metric} {d.baseline:.4g} -> {d.current:.4g} ({-d.drop + 0.0:+.1%})"
+            for d in (self.degraded or (worst,))
+        ]
+        verdict = "dropped more than" if self.is_degraded else "within"
+        return f"{'; '.join(parts)}: {verdict} the {self.threshold:.1%} threshold"
+
+    def to_dict(self) -> dict:
+        return {
+            "threshold": self.threshold,
+            "degraded": [d.metric for d in self.degraded],
+            "drops": [d.to_dict() for d in self.drops],
+        }
+
+
+def check_performance(
+    baseline: dict[str, float],
+    current: dict[str, float],
+    threshold: float,
+    higher_is_better: dict[str, bool] | None = None,
+) -> PerformanceResult:
+    """Compare every metric present in both; unknown metric names are taken as higher-is-better."""
+    directions = {**HIGHER_IS_BETTER, **(higher_is_better or {})}
+    drops = tuple(
+        MetricDrop(
+            metric=name,
+            baseline=float(baseline[name]),
+            current=float(current[name]),
+            drop=relative_drop(
+                float(baseline[name]), float(current[name]), directions.get(name, True)
+            ),
+        )
+        for name in baseline
+        if name in current and current[name] is not None
+    )
+    return PerformanceResult(drops=drops, threshold=threshold)

@@ -1,0 +1,275 @@
+"""Run one claimed retraining job: load, validate, train, score both models, log, decide, record.
+
+The champion changes only in the last step, in the same transaction that completes the job
+(fenced on the attempt), so a job that fails anywhere leaves the model in service as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from shared.datasets import (
+    DataValidationError,
+    data_fingerprint,
+    feature_columns_of,
+    filter_training_window,
+    split_holdout,
+    validate_training_frame,
+)
+from shared.db.schema import utcnow
+from shared.enums import Task
+from shared.evaluation import compute_metrics, default_primary_metric, metric_higher_is_better
+from shared.jobs import HEARTBEAT_INTERVAL_SECONDS, RetrainingJob
+from shared.model_store import ModelRecord
+from shared.modeling import TrainingPipeline, fit_model
+from shared.notifications import Notifier, notify_safely
+from shared.promotion import PromotionDecision, decide_promotion
+from shared.runtime import Runtime
+
+logger = logging.getLogger("retraining.jobs")
+
+DataLoader = Callable[[], pd.DataFrame]
+
+
+class JobFenced(RuntimeError):
+    """This attempt is no longer the job's current one; its result must be dropped."""
+
+
+@dataclass(frozen=True)
+class TrainedCandidate:
+    model: Any
+    task: Task
+    features: list[str]
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+    details: dict[str, Any]
+
+
+def execute_job(
+    runtime: Runtime,
+    job: RetrainingJob,
+    load_training_data: DataLoader,
+    pipeline: TrainingPipeline,
+    notifier: Notifier | None = None,
+) -> RetrainingJob:
+    """Run a job this process has claimed (status running); returns it finished."""
+    try:
+        with keep_alive(runtime, job):
+            finished = _train_and_decide(runtime, job, load_training_data, pipeline)
+    except JobFenced:
+        logger.warning("job %s attempt %s was superseded; result dropped", job.job_id, job.attempt)
+        return runtime.jobs.get(job.job_id)
+    except Exception as exc:
+        logger.exception("retraining job %s failed", job.job_id)
+        finished = runtime.jobs.fail(job.job_id, job.attempt, explain(exc))
+        if finished is None:
+            return runtime.jobs.get(job.job_id)
+    if runtime.models.get(job.model_name).config.enable_notifications:
+        error = notify_safely(notifier, finished)
+        if error:
+            runtime.models.record(
+                job.model_name, "notification_failed", {"job_id": job.job_id, "error": error}
+            )
+    return finished
+
+
+def explain(exc: BaseException) -> str:
+    """The job's error as a person should read it."""
+    if isinstance(exc, DataValidationError | ValueError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _train_and_decide(
+    runtime: Runtime, job: RetrainingJob, load: DataLoader, pipeline: TrainingPipeline
+) -> RetrainingJob:
+    record = runtime.models.get(job.model_name)
+    started = time.perf_counter()
+    frame = _load(load)
+    _beat(runtime, job)
+    candidate = _train(runtime, record, frame, pipeline)
+    _beat(runtime, job)
+    metric, higher = _primary_metric(record, candidate.task)
+    logged = runtime.registry.log_candidate(
+        record.name,
+        candidate.model,
+        frame[candidate.features].head(5),
+        params={**pipeline.describe(), "primary_metric": metric},
+        metrics={
+            **candidate.metrics,
+            **{f"champion_{k}": v for k, v in (candidate.champion_metrics or {}).items()},
+        },
+        tags={
+            "job_id": job.job_id,
+            "trigger": str(job.trigger),
+            "data_fingerprint": candidate.details["data_fingerprint"],
+        },
+    )
+    decision = decide_promotion(
+        candidate.metrics,
+        candidate.champion_metrics,
+        metric=metric,
+        higher_is_better=higher,
+        min_improvement=record.config.promotion_min_improvement,
+        auto_promote=record.config.auto_promote,
+    )
+    details = {
+        **candidate.details,
+        "primary_metric": metric,
+        "improvement": decision.improvement,
+        "duration_seconds": round(time.perf_counter() - started, 3),
+    }
+    return _record_outcome(runtime, job, record, candidate, logged, decision, details)
+
+
+def _load(load: DataLoader) -> pd.DataFrame:
+    try:
+        frame = load()
+    except Exception as exc:
+        raise DataValidationError(
+            f"the training data loader raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise DataValidationError(
+            f"the training data loader returned {type(frame).__name__}, not a pandas DataFrame"
+        )
+    return frame
+
+
+def _train(
+    runtime: Runtime, record: ModelRecord, frame: pd.DataFrame, pipeline: TrainingPipeline
+) -> TrainedCandidate:
+    config = record.config
+    target, timestamp = config.target_column, config.timestamp_column
+    validate_training_frame(frame, target, record.feature_columns, timestamp)
+    window = filter_training_window(frame, timestamp, config.training_data_window_days, utcnow())
+    window = window[window[target].notna()]
+    if len(window) < config.min_training_samples:
+        raise DataValidationError(
+            f"not enough training data: {len(window)} labelled rows within the last "
+            f"{config.training_data_window_days} days, min_training_samples is "
+            f"{config.min_training_samples}"
+        )
+    task = record.task or pipeline.resolve_task(window[target])
+    features = feature_columns_of(window, target, timestamp)
+    train, holdout = split_holdout(
+        window, target, timestamp, task, pipeline.test_size, pipeline.random_state
+    )
+    model = fit_model(pipeline, train, features, target, task)
+    metrics = compute_metrics(model, holdout[features], holdout[target], task)
+    champion_metrics = _score_champion(runtime, record, holdout, task)
+    details = {
+        "task": str(task),
+        "n_rows_loaded": len(frame),
+        "n_rows_in_window": len(window),
+        "n_train": len(train),
+        "n_holdout": len(holdout),
+        "features": features,
+        "data_fingerprint": data_fingerprint(window),
+    }
+    return TrainedCandidate(model, task, features, metrics, champion_metrics, details)
+
+
+def _score_champion(
+    runtime: Runtime, record: ModelRecord, holdout: pd.DataFrame, task: Task
+) -> dict[str, float] | None:
+    """The champion on the new model's holdout: the only fair comparison."""
+    if record.champion_version is None:
+        return None
+    champion = runtime.registry.load(record.name, record.champion_version)
+    features = record.feature_columns or []
+    return compute_metrics(champion, holdout[features], holdout[record.config.target_column], task)
+
+
+def _primary_metric(record: ModelRecord, task: Task) -> tuple[str, bool]:
+    config = record.config
+    metric = config.primary_metric or default_primary_metric(task)
+    higher = config.primary_metric_higher_is_better
+    return metric, metric_higher_is_better(metric) if higher is None else higher
+
+
+def _record_outcome(
+    runtime: Runtime,
+    job: RetrainingJob,
+    record: ModelRecord,
+    candidate: TrainedCandidate,
+    logged,
+    decision: PromotionDecision,
+    details: dict[str, Any],
+) -> RetrainingJob:
+    comparison = {
+        "version": logged.version,
+        "metrics": candidate.metrics,
+        "champion_version": record.champion_version,
+        "champion_metrics": candidate.champion_metrics,
+        "reason": decision.reason,
+        "job_id": job.job_id,
+    }
+    with runtime.engine.begin() as connection:
+        finished = runtime.jobs.complete(
+            job.job_id,
+            job.attempt,
+            connection=connection,
+            metrics=candidate.metrics,
+            champion_metrics=candidate.champion_metrics,
+            promoted=decision.promote,
+            promotion_reason=decision.reason,
+            model_version=logged.version,
+            mlflow_run_id=logged.run_id,
+            details=details,
+        )
+        if finished is None:
+            raise JobFenced(job.job_id)
+        if decision.promote:
+            runtime.models.set_champion(
+                record.name,
+                version=logged.version,
+                run_id=logged.run_id,
+                metrics=candidate.metrics,
+                task=candidate.task,
+                feature_columns=candidate.features,
+                details=comparison,
+                connection=connection,
+            )
+        else:
+            runtime.models.record(
+                record.name, "promotion_refused", comparison, connection=connection
+            )
+    if decision.promote:
+        # the alias follows the database: a crash here leaves it one step behind, never ahead
+        runtime.registry.promote(record.name, logged.version, record.config.promotion_stage)
+    return finished
+
+
+@contextlib.contextmanager
+def keep_alive(runtime: Runtime, job: RetrainingJob) -> Iterator[None]:
+    """Heartbeat the job from a side thread while the block runs (training can take long)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_INTERVAL_SECONDS):
+            try:
+                runtime.jobs.heartbeat(job.job_id, job.attempt)
+            except Exception:  # a missed beat is survivable; the lease is several beats long
+                logger.warning("heartbeat of job %s failed", job.job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job.job_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _beat(runtime: Runtime, job: RetrainingJob) -> None:
+    if not runtime.jobs.heartbeat(job.job_id, job.attempt):
+        raise JobFenced(job.job_id)

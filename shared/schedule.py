@@ -1,0 +1,39 @@
+"""When a periodic retraining is next due.
+
+With ``schedule_day_of_week`` the cadence is weekly on that day at ``schedule_time``; without
+it, every ``schedule_interval_days`` at ``schedule_time``. Times are wall-clock in
+``schedule_timezone`` (UTC by default). A run missed while nothing was running is run once,
+then the cadence resumes from the present: never once per missed period.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from shared.config import DAYS_OF_WEEK, RetrainingConfig
+
+
+def first_run_after(config: RetrainingConfig, now: datetime) -> datetime:
+    """The first due time strictly after ``now``."""
+    local = now.astimezone(ZoneInfo(config.schedule_timezone))
+    hour, minute = (int(part) for part in config.schedule_time.split(":"))
+    candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if config.schedule_day_of_week:
+        days_ahead = (DAYS_OF_WEEK.index(config.schedule_day_of_week) - local.weekday()) % 7
+        candidate += timedelta(days=days_ahead)
+        step = timedelta(days=7)
+    else:
+        step = timedelta(days=1)
+    while candidate <= local:
+        candidate += step
+    return candidate.astimezone(UTC)
+
+
+def next_run_after_due(config: RetrainingConfig, due: datetime, now: datetime) -> datetime:
+    """The due time following a run that was due at ``due`` and started at ``now``."""
+    if config.schedule_day_of_week:
+        return first_run_after(config, now)
+    local_due = due.astimezone(ZoneInfo(config.schedule_timezone))
+    candidate = (local_due + timedelta(days=config.schedule_interval_days)).astimezone(UTC)
+    return candidate if candidate > now else first_run_after(config, now)

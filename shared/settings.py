@@ -1,0 +1,65 @@
+"""Where state lives, read from the environment once at the edge.
+
+| variable              | default (the embedded mode)                         |
+|-----------------------|-----------------------------------------------------|
+| RETRAINING_HOME       | ./.retraining                                       |
+| DATABASE_URL          | sqlite:///$RETRAINING_HOME/retraining.db            |
+| MLFLOW_TRACKING_URI   | sqlite:///$RETRAINING_HOME/mlflow.db                |
+| REDIS_URL             | unset: jobs run in-process                          |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    mlflow_tracking_uri: str
+    redis_url: str | None = None
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def distributed(self) -> bool:
+        return self.redis_url is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("RETRAINING_HOME") or ".retraining").expanduser().resolve()
+        return cls(
+            home=home,
+            database_url=normalize_database_url(
+                env.get("DATABASE_URL") or f"sqlite:///{home / 'retraining.db'}"
+            ),
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
+            redis_url=env.get("REDIS_URL") or None,
+        )
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.artifact_root, self.reports_dir, self.models_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def normalize_database_url(url: str) -> str:
+    """SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; we ship psycopg2."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,1 @@
+"""The specification's training API: ``from training.pipeline import TrainingPipeline``."""

@@ -1,0 +1,5 @@
+"""``TrainingPipeline``: which scikit-learn model to train and how (see ``shared.modeling``)."""
+
+from shared.modeling import TrainingPipeline
+
+__all__ = ["TrainingPipeline"]
