@@ -1,6 +1,9 @@
 """``RetrainingScheduler``: the specification's Python API over the retraining core.
 
 On the embedded default a triggered job runs in the calling thread and comes back finished.
+With ``REDIS_URL`` set, it is queued for the Celery workers and comes back ``pending``
+(``job.wait(timeout)`` and ``job.refresh()`` follow it); the data loaders must then be
+importable functions, since the workers call them by name.
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ from shared.config import RetrainingConfig, validate_model_name
 from shared.db.schema import utcnow
 from shared.dispatch import WorkKind, claim_due_work
 from shared.enums import JobStatus, RetrainingTrigger
-from shared.jobs import LEASE_SECONDS, RetrainingJob
+from shared.jobs import RetrainingJob
 from shared.modeling import TrainingPipeline
 from shared.monitoring import initialize_monitors, run_check
 from shared.notifications import Notifier, default_notifier
+from shared.pipeline_spec import pipeline_to_spec
 from shared.reconcile import fail_abandoned_jobs
-from shared.retrain import DataLoader, execute_job
+from shared.retrain import DataLoader
 from shared.runtime import Runtime
 from shared.schedule import first_run_after
+from shared.service import run_retraining_job, set_data_sources, submit_retraining
 from shared.settings import Settings
+from shared.sources import require_importable
 
 __all__ = [
     "JobStatus",
@@ -68,9 +74,11 @@ class RetrainingScheduler:
             self.config.notification_email
         )
         self.runtime = Runtime(settings or Settings.from_env())
-        self.runtime.models.save_config(self.config, pipeline.describe())
-        # A job left running by a process that died must not block this model forever.
-        fail_abandoned_jobs(self.runtime, LEASE_SECONDS, self.model_name)
+        self.runtime.models.save_config(self.config, pipeline_to_spec(pipeline))
+        self._publisher = self._distributed_publisher()
+        if self._publisher is None:
+            # A job left running by a process that died must not block this model forever.
+            fail_abandoned_jobs(self.runtime, self.model_name)
         self.last_check: CheckRecord | None = None
         self._monitor_thread: threading.Thread | None = None
         self._stop_monitoring = threading.Event()
@@ -102,18 +110,21 @@ class RetrainingScheduler:
     ) -> RetrainingJob:
         """Start a retraining, or return the one already pending or running for this model."""
         trigger = _as_trigger(trigger)
-        job, created = self.runtime.jobs.create(
-            self.model_name, trigger, reason or f"{trigger} retraining"
-        )
+        publisher = self._publisher or _NoPublisher()
+        job, created = submit_retraining(self.runtime, publisher, self.model_name, trigger, reason)
         if not created:
             logger.info("job %s is already %s for %s", job.job_id, job.status, self.model_name)
             return job
-        claimed = self.runtime.jobs.claim(job.job_id)
-        if claimed is None:  # someone else claimed it first
-            return self.runtime.jobs.get(job.job_id)
-        return execute_job(
-            self.runtime, claimed, self.data_loader, self.pipeline, self.notification_handler
+        if self._publisher is not None:
+            return job
+        finished = run_retraining_job(
+            self.runtime,
+            job.job_id,
+            load_training_data=self.data_loader,
+            pipeline=self.pipeline,
+            notifier=self.notification_handler,
         )
+        return finished or self.runtime.jobs.get(job.job_id)
 
     def get_job_status(self, job_id: str) -> dict[str, Any]:
         """The job as a dict (``status``, ``error``, ``metrics``, ...) with its audit events."""
@@ -213,11 +224,32 @@ class RetrainingScheduler:
                 logger.exception("monitoring of %s: a due run failed", self.model_name)
             self._stop_monitoring.wait(tick_seconds)
 
+    def _distributed_publisher(self):
+        """The Celery publisher when a broker is configured, after naming the data for workers."""
+        if not self.runtime.settings.distributed:
+            return None
+        from workers.publisher import CeleryPublisher
+
+        sources = {"training": require_importable("training", self.data_loader)}
+        if self.current_data_loader is not None:
+            sources["current"] = require_importable("current", self.current_data_loader)
+        set_data_sources(self.runtime, self.model_name, sources)
+        return CeleryPublisher(self.runtime.settings)
+
     # -- housekeeping --------------------------------------------------------------------
 
     def close(self) -> None:
         self.stop_monitoring()
+        if self._publisher is not None:
+            self._publisher.close()
         self.runtime.dispose()
+
+
+class _NoPublisher:
+    """The embedded mode runs the job right here, so there is nothing to send."""
+
+    def publish_retraining(self, job_id: str, model_name: str) -> None:
+        return None
 
 
 def _as_trigger(trigger: RetrainingTrigger | str) -> RetrainingTrigger:

@@ -22,10 +22,6 @@ from shared.db.schema import jobs, utcnow
 from shared.enums import JobStatus, RetrainingTrigger
 from shared.events import list_events, record_event
 
-# A running job proves it is alive this often; after LEASE_SECONDS of silence it is abandoned.
-HEARTBEAT_INTERVAL_SECONDS = 15.0
-LEASE_SECONDS = 120.0
-
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.FAILED}),
     # running -> pending: the reconciler re-queues a job whose worker died
@@ -243,6 +239,19 @@ class JobRepository:
             values={"heartbeat_at": None},
             details={"reason": reason},
         )
+
+    def mark_published(self, job_id: str, last_seen: datetime | None) -> bool:
+        """Compare-and-set of a pending job's last publication time: one re-publisher wins."""
+        query = jobs.update().where(jobs.c.id == job_id, jobs.c.status == str(JobStatus.PENDING))
+        query = query.where(
+            jobs.c.heartbeat_at.is_(None) if last_seen is None else jobs.c.heartbeat_at == last_seen
+        )
+        with self.engine.begin() as connection:
+            result = connection.execute(query.values(heartbeat_at=utcnow()))
+            if result.rowcount == 1:
+                row = connection.execute(sa.select(jobs.c.model_name).where(jobs.c.id == job_id))
+                record_event(connection, row.scalar_one(), "job_republished", job_id=job_id)
+        return result.rowcount == 1
 
     def heartbeat(self, job_id: str, attempt: int) -> bool:
         with self.engine.begin() as connection:

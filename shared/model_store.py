@@ -49,7 +49,7 @@ class ModelRepository:
         self.engine = engine
 
     def save_config(self, config: RetrainingConfig, pipeline: dict[str, Any]) -> ModelRecord:
-        """Create the model or replace its configuration (an event records the change)."""
+        """Create the model or replace its configuration and pipeline (the event records it)."""
         name = config.model_name
         values = {"config": config.to_dict(), "pipeline": pipeline, "updated_at": utcnow()}
         with self.engine.begin() as connection:
@@ -108,6 +108,7 @@ class ModelRepository:
         task: Task,
         feature_columns: list[str],
         details: dict[str, Any],
+        job_id: str | None = None,
         connection: Connection | None = None,
     ) -> None:
         """Make ``version`` the champion; inside ``connection``'s transaction when given."""
@@ -122,7 +123,18 @@ class ModelRepository:
                 "feature_columns": feature_columns,
             },
             details=details,
+            job_id=job_id,
             connection=connection,
+        )
+
+    def set_data_sources(self, name: str, sources: dict[str, Any]) -> None:
+        """Replace the named sources (training, reference, current), keeping the others."""
+        current = self.get(name).data_sources
+        self._update(name, "data_sources_set", {"data_sources": {**current, **sources}})
+
+    def set_pipeline(self, name: str, spec: dict[str, Any]) -> None:
+        self._update(
+            name, "pipeline_set", {"pipeline": spec}, details={"pipeline": _no_pickle(spec)}
         )
 
     def set_schedule(self, name: str, next_run_at: datetime | None) -> None:
@@ -157,11 +169,12 @@ class ModelRepository:
         name: str,
         kind: str,
         details: dict[str, Any],
+        job_id: str | None = None,
         connection: Connection | None = None,
     ) -> None:
         """An audit event about the model that changes none of its state."""
         with transaction(self.engine, connection) as connection:
-            record_event(connection, name, kind, details=details)
+            record_event(connection, name, kind, job_id=job_id, details=details)
 
     def due(self, now: datetime, names: list[str] | None = None) -> list[ModelRecord]:
         """Models whose schedule or monitoring check is due at ``now``."""
@@ -180,6 +193,7 @@ class ModelRepository:
         kind: str,
         values: dict[str, Any],
         details: dict[str, Any] | None = None,
+        job_id: str | None = None,
         connection: Connection | None = None,
     ) -> None:
         with transaction(self.engine, connection) as connection:
@@ -188,7 +202,13 @@ class ModelRepository:
             )
             if result.rowcount != 1:
                 raise UnknownModel(name)
-            record_event(connection, name, kind, details=details or _json_safe(values))
+            record_event(
+                connection, name, kind, job_id=job_id, details=details or _json_safe(values)
+            )
+
+
+def _no_pickle(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k != "estimator_pickle"}
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:

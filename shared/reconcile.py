@@ -1,7 +1,12 @@
-"""Jobs whose process went away: no job stays running (or pending) forever."""
+"""No job lost, none running forever: recover jobs whose message or worker went away.
+
+The database is the source of truth and the broker a channel that can lose messages, so a
+reconciler (a Beat task in the distributed mode) looks for jobs nobody is working on.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -9,32 +14,65 @@ import sqlalchemy as sa
 from shared.db.schema import jobs, utcnow
 from shared.enums import JobStatus
 from shared.runtime import Runtime
+from shared.service import JobPublisher
 
 
-def fail_abandoned_jobs(
-    runtime: Runtime, lease_seconds: float, model_name: str | None = None
-) -> list[str]:
-    """Fail active jobs with no sign of life for ``lease_seconds``; returns their ids.
+@dataclass
+class ReconcileReport:
+    republished: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
-    For the embedded mode, where the process that created a job is the only one that runs it.
-    """
-    cutoff = utcnow() - timedelta(seconds=lease_seconds)
-    last_sign_of_life = sa.func.coalesce(jobs.c.heartbeat_at, jobs.c.created_at)
-    query = sa.select(jobs.c.id, jobs.c.status, jobs.c.attempt).where(
-        jobs.c.status.in_([str(JobStatus.PENDING), str(JobStatus.RUNNING)]),
-        last_sign_of_life < cutoff,
-    )
-    if model_name is not None:
-        query = query.where(jobs.c.model_name == model_name)
-    with runtime.engine.connect() as connection:
-        stale = connection.execute(query).all()
+
+def reconcile_jobs(runtime: Runtime, publisher: JobPublisher) -> ReconcileReport:
+    """Re-publish pending jobs nobody claimed; re-queue (or fail) running jobs that went silent."""
+    report = ReconcileReport()
+    settings = runtime.settings
+    for job_id, model_name, _, _, last_seen in _silent(
+        runtime, JobStatus.PENDING, settings.pending_republish_seconds
+    ):
+        if runtime.jobs.mark_published(job_id, last_seen):
+            publisher.publish_retraining(job_id, model_name)
+            report.republished.append(job_id)
+    for job_id, model_name, attempt, _, _ in _silent(
+        runtime, JobStatus.RUNNING, settings.job_lease_seconds
+    ):
+        if attempt >= settings.job_max_attempts:
+            error = (
+                f"worker lost {attempt} times (no heartbeat for {settings.job_lease_seconds:.0f} s)"
+            )
+            if runtime.jobs.fail(job_id, attempt, error) is not None:
+                report.failed.append(job_id)
+        elif runtime.jobs.requeue(job_id, attempt, "worker lost: heartbeat older than the lease"):
+            runtime.jobs.mark_published(job_id, None)
+            publisher.publish_retraining(job_id, model_name)
+            report.requeued.append(job_id)
+    return report
+
+
+def fail_abandoned_jobs(runtime: Runtime, model_name: str | None = None) -> list[str]:
+    """Fail active jobs silent for a lease; for the embedded mode, where no one else runs them."""
     failed = []
-    for job_id, status, attempt in stale:
-        error = (
-            f"abandoned: no heartbeat for {lease_seconds:.0f} s "
-            "(the process running it stopped before it finished)"
-        )
-        running = status == str(JobStatus.RUNNING)
-        if runtime.jobs.fail(job_id, attempt if running else None, error) is not None:
-            failed.append(job_id)
+    lease = runtime.settings.job_lease_seconds
+    for status in (JobStatus.PENDING, JobStatus.RUNNING):
+        for job_id, name, attempt, _, _ in _silent(runtime, status, lease):
+            if model_name is not None and name != model_name:
+                continue
+            error = (
+                f"abandoned: no heartbeat for {lease:.0f} s "
+                "(the process running it stopped before it finished)"
+            )
+            running = status is JobStatus.RUNNING
+            if runtime.jobs.fail(job_id, attempt if running else None, error) is not None:
+                failed.append(job_id)
     return failed
+
+
+def _silent(runtime: Runtime, status: JobStatus, seconds: float) -> list[tuple]:
+    cutoff = utcnow() - timedelta(seconds=seconds)
+    last_sign_of_life = sa.func.coalesce(jobs.c.heartbeat_at, jobs.c.created_at)
+    query = sa.select(
+        jobs.c.id, jobs.c.model_name, jobs.c.attempt, jobs.c.created_at, jobs.c.heartbeat_at
+    ).where(jobs.c.status == str(status), last_sign_of_life < cutoff)
+    with runtime.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query).all()]

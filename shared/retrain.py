@@ -27,7 +27,7 @@ from shared.datasets import (
 from shared.db.schema import utcnow
 from shared.enums import Task
 from shared.evaluation import compute_metrics, default_primary_metric, metric_higher_is_better
-from shared.jobs import HEARTBEAT_INTERVAL_SECONDS, RetrainingJob
+from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
 from shared.modeling import TrainingPipeline, fit_model
 from shared.notifications import Notifier, notify_safely
@@ -211,7 +211,6 @@ def _record_outcome(
         "champion_version": record.champion_version,
         "champion_metrics": candidate.champion_metrics,
         "reason": decision.reason,
-        "job_id": job.job_id,
     }
     with runtime.engine.begin() as connection:
         finished = runtime.jobs.complete(
@@ -237,11 +236,16 @@ def _record_outcome(
                 task=candidate.task,
                 feature_columns=candidate.features,
                 details=comparison,
+                job_id=job.job_id,
                 connection=connection,
             )
         else:
             runtime.models.record(
-                record.name, "promotion_refused", comparison, connection=connection
+                record.name,
+                "promotion_refused",
+                comparison,
+                job_id=job.job_id,
+                connection=connection,
             )
     if decision.promote:
         # the alias follows the database: a crash here leaves it one step behind, never ahead
@@ -253,9 +257,10 @@ def _record_outcome(
 def keep_alive(runtime: Runtime, job: RetrainingJob) -> Iterator[None]:
     """Heartbeat the job from a side thread while the block runs (training can take long)."""
     stop = threading.Event()
+    interval = runtime.settings.heartbeat_interval_seconds
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_INTERVAL_SECONDS):
+        while not stop.wait(interval):
             try:
                 runtime.jobs.heartbeat(job.job_id, job.attempt)
             except Exception:  # a missed beat is survivable; the lease is several beats long

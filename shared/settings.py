@@ -6,6 +6,10 @@
 | DATABASE_URL          | sqlite:///$RETRAINING_HOME/retraining.db            |
 | MLFLOW_TRACKING_URI   | sqlite:///$RETRAINING_HOME/mlflow.db                |
 | REDIS_URL             | unset: jobs run in-process                          |
+
+Job supervision: ``RETRAINING_JOB_LEASE_SECONDS`` (120: a running job silent this long lost
+its worker), ``RETRAINING_JOB_MAX_ATTEMPTS`` (3), ``RETRAINING_PENDING_REPUBLISH_SECONDS``
+(60: a pending job nobody claimed this long is published again).
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ class Settings:
     database_url: str
     mlflow_tracking_uri: str
     redis_url: str | None = None
+    job_lease_seconds: float = 120.0
+    job_max_attempts: int = 3
+    pending_republish_seconds: float = 60.0
 
     @property
     def artifact_root(self) -> Path:
@@ -50,7 +57,15 @@ class Settings:
             ),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             redis_url=env.get("REDIS_URL") or None,
+            job_lease_seconds=_positive(env, "RETRAINING_JOB_LEASE_SECONDS", 120.0),
+            job_max_attempts=int(_positive(env, "RETRAINING_JOB_MAX_ATTEMPTS", 3)),
+            pending_republish_seconds=_positive(env, "RETRAINING_PENDING_REPUBLISH_SECONDS", 60.0),
         )
+
+    @property
+    def heartbeat_interval_seconds(self) -> float:
+        # several beats per lease, so one slow beat does not look like a lost worker
+        return self.job_lease_seconds / 8
 
     def ensure_dirs(self) -> None:
         for path in (self.home, self.artifact_root, self.reports_dir, self.models_dir):
@@ -63,3 +78,16 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name}: must be positive, got {raw!r}")
+    return value

@@ -1,0 +1,103 @@
+"""``retrain``: run the parts of the distributed deployment.
+
+retrain worker [--queues retraining,checks] [--concurrency N]
+retrain beat
+retrain flower [--port 5555]
+retrain migrate
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from workers.config import CHECKS_QUEUE, RETRAINING_QUEUE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retrain", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    worker = commands.add_parser("worker", help="a Celery worker (needs REDIS_URL)")
+    worker.add_argument("--queues", default=f"{RETRAINING_QUEUE},{CHECKS_QUEUE}")
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.add_argument("--pool", default=None, help="Celery pool: prefork (default), solo, ...")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(run=_worker)
+
+    beat = commands.add_parser("beat", help="Celery Beat: the dispatcher and reconciler")
+    beat.add_argument("--loglevel", default="INFO")
+    beat.set_defaults(run=_beat)
+
+    flower = commands.add_parser("flower", help="the Flower dashboard")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.add_argument("--address", default="127.0.0.1")
+    flower.set_defaults(run=_flower)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def _celery(*arguments: str) -> int:
+    _require_broker()
+    command = [sys.executable, "-m", "celery", "-A", "workers.app", *arguments]
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def _worker(args: argparse.Namespace) -> int:
+    extra = ["--concurrency", str(args.concurrency)] if args.concurrency else []
+    extra += ["--pool", args.pool] if args.pool else []
+    return _celery(
+        "worker", "--queues", args.queues, "--loglevel", args.loglevel, "--events", *extra
+    )
+
+
+def _beat(args: argparse.Namespace) -> int:
+    from shared.settings import Settings
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    schedule_file = str(settings.home / "celerybeat-schedule")
+    return _celery("beat", "--loglevel", args.loglevel, "--schedule", schedule_file)
+
+
+def _flower(args: argparse.Namespace) -> int:
+    """Basic auth from FLOWER_BASIC_AUTH ("user:password[,user2:password2]")."""
+    extra = [f"--port={args.port}", f"--address={args.address}"]
+    auth = os.environ.get("FLOWER_BASIC_AUTH")
+    if auth:
+        extra.append(f"--basic-auth={auth}")
+    elif args.address not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            "retrain flower: refusing to serve beyond loopback without FLOWER_BASIC_AUTH",
+            file=sys.stderr,
+        )
+        return 2
+    return _celery("flower", *extra)
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from shared.runtime import Runtime
+
+    runtime = Runtime.from_env()
+    print(f"schema up to date at {runtime.engine.url.render_as_string(hide_password=True)}")
+    runtime.dispose()
+    return 0
+
+
+def _require_broker() -> None:
+    if not os.environ.get("REDIS_URL"):
+        sys.exit("retrain: REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Operations every front door shares: submit a job, run one, check a model from its sources.
+
+``api/``, ``workers/`` and ``retraining/`` call these; how a job reaches a worker is a
+``JobPublisher`` (Celery in the distributed mode, the calling process on the embedded one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pandas as pd
+
+from shared.checks import CheckRecord
+from shared.enums import RetrainingTrigger
+from shared.jobs import RetrainingJob
+from shared.model_store import ModelRecord
+from shared.monitoring import initialize_monitors, run_check
+from shared.notifications import Notifier, default_notifier
+from shared.pipeline_spec import pipeline_from_spec
+from shared.retrain import execute_job, explain
+from shared.runtime import Runtime
+from shared.sources import SourceError, load_source, validate_source
+
+logger = logging.getLogger("retraining.service")
+
+
+class JobPublisher(Protocol):
+    def publish_retraining(self, job_id: str, model_name: str) -> None: ...
+
+
+def submit_retraining(
+    runtime: Runtime,
+    publisher: JobPublisher,
+    model_name: str,
+    trigger: RetrainingTrigger,
+    reason: str,
+) -> tuple[RetrainingJob, bool]:
+    """The job row first, committed, then the message; ``created`` False means already active.
+
+    A message that cannot be published leaves the job pending for the reconciler to re-send.
+    """
+    runtime.models.get(model_name)
+    job, created = runtime.jobs.create(model_name, trigger, reason or f"{trigger} retraining")
+    if created:
+        try:
+            publisher.publish_retraining(job.job_id, model_name)
+        except Exception:
+            logger.exception("could not publish job %s; the reconciler will retry", job.job_id)
+    return job, created
+
+
+def run_retraining_job(
+    runtime: Runtime,
+    job_id: str,
+    *,
+    load_training_data: Callable[[], pd.DataFrame] | None = None,
+    pipeline: Any = None,
+    notifier: Notifier | None = None,
+) -> RetrainingJob | None:
+    """Claim and run the job; None when it was not ours to run (a duplicate delivery)."""
+    job = runtime.jobs.claim(job_id)
+    if job is None:
+        return None
+    record = runtime.models.get(job.model_name)
+    try:
+        load = load_training_data or source_loader(record, "training")
+        pipeline = pipeline or pipeline_from_spec(record.pipeline, record.name)
+    except Exception as exc:
+        return runtime.jobs.fail(job.job_id, job.attempt, explain(exc))
+    notifier = notifier or default_notifier(record.config.notification_email)
+    return execute_job(runtime, job, load, pipeline, notifier)
+
+
+def source_loader(record: ModelRecord, role: str) -> Callable[[], pd.DataFrame]:
+    source = record.data_sources.get(role)
+    if source is None:
+        raise SourceError(
+            f"model {record.name!r} has no {role} data source: configure data_sources.{role}"
+        )
+    return lambda: load_source(source)
+
+
+def set_data_sources(runtime: Runtime, model_name: str, sources: dict[str, Any]) -> None:
+    checked = {role: validate_source(role, source) for role, source in sources.items()}
+    runtime.models.set_data_sources(model_name, checked)
+
+
+def initialize_from_sources(
+    runtime: Runtime, model_name: str, baseline_metrics: dict[str, float] | None = None
+) -> dict[str, float]:
+    record = runtime.models.get(model_name)
+    reference = source_loader(record, "reference")()
+    return initialize_monitors(runtime, model_name, reference, baseline_metrics)
+
+
+def check_from_sources(
+    runtime: Runtime, model_name: str, notifier: Notifier | None = None
+) -> CheckRecord:
+    record = runtime.models.get(model_name)
+    current = source_loader(record, "current")()
+    notifier = notifier or default_notifier(record.config.notification_email)
+    return run_check(runtime, model_name, current, None, notifier)

@@ -1,0 +1,65 @@
+"""The Celery application: ``celery -A workers.app worker`` (or ``retrain worker``)."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from beat_schedule import beat_schedule
+from shared.settings import Settings
+from workers.config import (
+    CHECKS_QUEUE,
+    DISPATCH_DUE,
+    RECONCILE,
+    RETRAINING_QUEUE,
+    RUN_CHECK,
+    RUN_JOB,
+    WorkerConfig,
+)
+
+
+def create_celery(settings: Settings, config: WorkerConfig) -> Celery:
+    """A Celery app on the settings' Redis; no result backend: state lives in the database."""
+    if not settings.redis_url:
+        raise ValueError("REDIS_URL: required to run Celery workers, Beat or Flower")
+    app = Celery("retraining", broker=settings.redis_url, include=["workers.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        task_reject_on_worker_lost=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": config.visibility_timeout},
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_ignore_result=True,
+        task_default_queue=CHECKS_QUEUE,
+        task_routes={
+            RUN_JOB: {"queue": RETRAINING_QUEUE},
+            RUN_CHECK: {"queue": CHECKS_QUEUE},
+            DISPATCH_DUE: {"queue": CHECKS_QUEUE},
+            RECONCILE: {"queue": CHECKS_QUEUE},
+        },
+        task_annotations={
+            RUN_JOB: {
+                "soft_time_limit": config.job_soft_time_limit,
+                "time_limit": config.job_time_limit,
+            },
+            "*": {"time_limit": config.check_time_limit},
+        },
+        beat_schedule=beat_schedule(config.dispatch_interval),
+        timezone="UTC",
+        enable_utc=True,
+    )
+    app.retraining_settings = settings
+    return app
+
+
+app = create_celery(Settings.from_env(), WorkerConfig.from_env())
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs) -> None:
+    # Database connections must never be shared across a fork.
+    from workers.tasks import reset_runtime
+
+    reset_runtime()
