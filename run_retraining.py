@@ -4,7 +4,8 @@
 
 1. train the first model (it becomes the champion) and set the monitors' baseline;
 2. a clean window of production data: no retraining;
-3. a drifted window: drift detected, retrained, the better model promoted;
+3. a drifted window: drift detected, retrained, the better model promoted (the monitors
+   then follow it, so the next window of the new world is no longer drift);
 4. a manual retraining: trained and compared, promoted only if better by the margin;
 5. the job table and the report's path.
 
@@ -103,6 +104,9 @@ def main() -> None:
     print(f"needs retraining: {needs}  trigger: {trigger}\n  {reason}")
     if needs:
         show_job(scheduler.trigger_retraining(trigger, reason))
+    after = world.advance(days=3, n_rows=1500, drift=1.0, seed=5)
+    needs, trigger, reason = scheduler.check_retraining_needed(after)
+    print(f"next window, monitors now follow the new champion: needs retraining: {needs}")
 
     step("4. a manual retraining")
     show_job(scheduler.trigger_retraining(RetrainingTrigger.MANUAL, "New feature added"))

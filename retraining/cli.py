@@ -1,9 +1,10 @@
 """``retrain``: run the parts of the distributed deployment.
 
-retrain worker [--queues retraining,checks] [--concurrency N]
+retrain worker [--queues retraining,checks] [--concurrency N] [--hostname NAME]
 retrain beat
 retrain flower [--port 5555]
 retrain migrate
+retrain api [--host 127.0.0.1] [--port 8000] [--workers N] [--threads N] [--insecure]
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--queues", default=f"{RETRAINING_QUEUE},{CHECKS_QUEUE}")
     worker.add_argument("--concurrency", type=int, default=None)
     worker.add_argument("--pool", default=None, help="Celery pool: prefork (default), solo, ...")
+    worker.add_argument(
+        "--hostname", default=None, help="node name, e.g. worker2@%%h (several workers per host)"
+    )
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(run=_worker)
 
@@ -43,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
+
+    api = commands.add_parser(
+        "api", help="the HTTP API (gunicorn; without REDIS_URL it runs the jobs itself)"
+    )
+    api.add_argument("--host", default="127.0.0.1", help="without tokens: loopback only")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=None, help="default 1 embedded, 2 with Redis")
+    api.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    api.add_argument(
+        "--insecure", action="store_true", help="listen beyond loopback with no token configured"
+    )
+    api.add_argument("--log-level", default="info")
+    api.set_defaults(run=_api)
     return parser
 
 
@@ -54,8 +71,14 @@ def _celery(*arguments: str) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    # A worker runs as many trainings at once as it has processes (prefork: one per core, and
+    # often several workers per host). scikit-learn's OpenMP models would each start a thread
+    # per core on top: oversubscribed, trainings ran 10-40 times slower. One thread per
+    # training unless the deployment says otherwise.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     extra = ["--concurrency", str(args.concurrency)] if args.concurrency else []
     extra += ["--pool", args.pool] if args.pool else []
+    extra += ["--hostname", args.hostname] if args.hostname else []
     return _celery(
         "worker", "--queues", args.queues, "--loglevel", args.loglevel, "--events", *extra
     )
@@ -92,6 +115,19 @@ def _migrate(_args: argparse.Namespace) -> int:
     print(f"schema up to date at {runtime.engine.url.render_as_string(hide_password=True)}")
     runtime.dispose()
     return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    from api.server import serve
+
+    return serve(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        insecure=args.insecure,
+        log_level=args.log_level,
+    )
 
 
 def _require_broker() -> None:

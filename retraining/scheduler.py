@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -28,13 +28,14 @@ from shared.pipeline_spec import pipeline_to_spec
 from shared.reconcile import fail_abandoned_jobs
 from shared.retrain import DataLoader
 from shared.runtime import Runtime
-from shared.schedule import first_run_after
+from shared.schedule import first_run_after, still_fits
 from shared.service import run_retraining_job, set_data_sources, submit_retraining
 from shared.settings import Settings
 from shared.sources import require_importable
 
 __all__ = [
     "JobStatus",
+    "RetrainingCheck",
     "RetrainingConfig",
     "RetrainingJob",
     "RetrainingScheduler",
@@ -45,6 +46,21 @@ logger = logging.getLogger("retraining.scheduler")
 
 # The monitoring thread wakes at least this often, so a due schedule is never late by more.
 MONITOR_TICK_SECONDS = 30.0
+
+
+class RetrainingCheck(NamedTuple):
+    """``(needs_retraining, trigger, reason)``, true only when retraining is needed.
+
+    So ``if scheduler.check_retraining_needed(...):`` means what it says (a plain 3-tuple is
+    always true).
+    """
+
+    needs_retraining: bool
+    trigger: RetrainingTrigger | None
+    reason: str
+
+    def __bool__(self) -> bool:
+        return bool(self.needs_retraining)
 
 
 class RetrainingScheduler:
@@ -93,13 +109,13 @@ class RetrainingScheduler:
 
     def check_retraining_needed(
         self, current_data: pd.DataFrame, current_metrics: dict[str, float] | None = None
-    ) -> tuple[bool, RetrainingTrigger | None, str]:
+    ) -> RetrainingCheck:
         """``(needs_retraining, trigger, reason)``; the full result is in ``last_check``."""
         check = run_check(
             self.runtime, self.model_name, current_data, current_metrics, self.notification_handler
         )
         self.last_check = check
-        return check.needs_retraining, check.trigger, check.reason
+        return RetrainingCheck(check.needs_retraining, check.trigger, check.reason)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -157,11 +173,19 @@ class RetrainingScheduler:
     # -- schedules and monitoring ----------------------------------------------------------
 
     def schedule_periodic_retraining(self) -> datetime:
-        """Enable the configured schedule; returns when the first run is due (UTC)."""
+        """Enable the configured schedule; returns when the next run is due (UTC).
+
+        A due time kept from an earlier process is kept while it fits the schedule, so a
+        restart neither brings the next run forward nor drops a missed one.
+        """
         if not self.config.schedule_enabled:
             self.config = RetrainingConfig(**{**self.config.to_dict(), "schedule_enabled": True})
-            self.runtime.models.save_config(self.config, self.pipeline.describe())
-        next_run = first_run_after(self.config, utcnow())
+            self.runtime.models.save_config(self.config, pipeline_to_spec(self.pipeline))
+        now = utcnow()
+        kept = self.runtime.models.get(self.model_name).schedule_next_run_at
+        if kept is not None and still_fits(self.config, kept, now):
+            return kept
+        next_run = first_run_after(self.config, now)
         self.runtime.models.set_schedule(self.model_name, next_run)
         return next_run
 

@@ -1,18 +1,47 @@
-"""Stored checks: every drift/performance check with its verdict and its report's path."""
+"""Stored checks: every drift/performance check with its verdict and its report's path.
+
+A check is usually run and stored in one go. It can also be *requested* first (a pending row,
+so an HTTP client gets its id at once), picked up by a worker (running), and finished there:
+the worker runs the ordinary check inside ``reserving(check_id)`` so the result lands on the
+requested row instead of a new one.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
-from shared.db.schema import checks
+from shared.db.schema import checks, utcnow
 from shared.enums import RetrainingTrigger
 from shared.events import record_event
+
+_DATETIME_FIELDS = ("created_at", "requested_at", "started_at", "completed_at")
+# The id the check being run in this thread (or task) must take: a requested check's.
+_reserved_id: ContextVar[str | None] = ContextVar("reserved_check_id", default=None)
+
+
+class CheckStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (CheckStatus.COMPLETED, CheckStatus.FAILED)
+
+
+_ACTIVE = (str(CheckStatus.PENDING), str(CheckStatus.RUNNING))
 
 
 @dataclass(frozen=True)
@@ -28,11 +57,24 @@ class CheckRecord:
     drift: dict[str, Any] | None
     performance: dict[str, Any] | None
     report_path: str | None
+    status: CheckStatus = CheckStatus.COMPLETED
+    error: str | None = None
+    requested_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return (self.completed_at - self.started_at).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["created_at"] = self.created_at.isoformat()
+        for name in _DATETIME_FIELDS:
+            data[name] = data[name].isoformat() if data[name] else None
         data["trigger"] = str(self.trigger) if self.trigger else None
+        data["status"] = str(self.status)
         return data
 
 
@@ -42,14 +84,101 @@ class CheckRepository:
 
     @staticmethod
     def new_id() -> str:
-        return str(uuid.uuid4())
+        """A fresh id, or the requested check's while ``reserving`` is in effect."""
+        return _reserved_id.get() or str(uuid.uuid4())
+
+    @staticmethod
+    @contextlib.contextmanager
+    def reserving(check_id: str) -> Iterator[None]:
+        """Inside the block, the next check run in this context completes ``check_id``."""
+        token = _reserved_id.set(check_id)
+        try:
+            yield
+        finally:
+            _reserved_id.reset(token)
+
+    def request(self, model_name: str) -> CheckRecord:
+        """A pending check for a worker to run; its id is known before it runs."""
+        now = utcnow()
+        record = CheckRecord(
+            check_id=str(uuid.uuid4()),
+            model_name=model_name,
+            created_at=now,
+            n_rows=0,
+            needs_retraining=False,
+            trigger=None,
+            reason="requested: waiting for a worker",
+            drift_share=None,
+            drift=None,
+            performance=None,
+            report_path=None,
+            status=CheckStatus.PENDING,
+            requested_at=now,
+        )
+        with self.engine.begin() as connection:
+            connection.execute(checks.insert().values(**_row_values(record)))
+            record_event(
+                connection, model_name, "check_requested", details={"check_id": record.check_id}
+            )
+        return record
+
+    def start(self, check_id: str) -> CheckRecord | None:
+        """pending -> running; None when it is not pending (another worker has it, or it ended)."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                checks.update()
+                .where(checks.c.id == check_id, checks.c.status == str(CheckStatus.PENDING))
+                .values(status=str(CheckStatus.RUNNING), started_at=utcnow())
+            )
+        return self.get(check_id) if result.rowcount == 1 else None
+
+    def fail(
+        self, check_id: str, error: str, *, requested_before: datetime | None = None
+    ) -> CheckRecord | None:
+        """pending/running -> failed (only if requested before ``requested_before`` when given)."""
+        query = checks.update().where(checks.c.id == check_id, checks.c.status.in_(_ACTIVE))
+        if requested_before is not None:
+            query = query.where(checks.c.requested_at < requested_before)
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                query.values(
+                    status=str(CheckStatus.FAILED),
+                    error=error,
+                    reason=f"check failed: {error}",
+                    completed_at=utcnow(),
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            model_name = connection.execute(
+                sa.select(checks.c.model_name).where(checks.c.id == check_id)
+            ).scalar_one()
+            record_event(
+                connection,
+                model_name,
+                "check_failed",
+                details={"check_id": check_id, "error": error},
+            )
+        return self.get(check_id)
 
     def save(self, record: CheckRecord) -> CheckRecord:
-        values = record.to_dict()
-        values["id"] = values.pop("check_id")
-        values["created_at"] = record.created_at
+        """Store a finished check: completes the requested row of that id, else adds a row."""
+        values = _row_values(record)
+        values.update(status=str(CheckStatus.COMPLETED), completed_at=utcnow())
+        for name in ("requested_at", "started_at"):
+            values.pop(name)  # a requested row keeps its own
         with self.engine.begin() as connection:
-            connection.execute(checks.insert().values(**values))
+            result = connection.execute(
+                checks.update()
+                .where(checks.c.id == record.check_id, checks.c.status.in_(_ACTIVE))
+                .values(**{k: v for k, v in values.items() if k != "id"})
+            )
+            if result.rowcount != 1:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(checks.insert().values(**values))
+                except IntegrityError:  # requested, then failed (timed out) meanwhile
+                    return self.get(record.check_id)
             record_event(
                 connection,
                 record.model_name,
@@ -57,11 +186,11 @@ class CheckRepository:
                 details={
                     "check_id": record.check_id,
                     "needs_retraining": record.needs_retraining,
-                    "trigger": values["trigger"],
+                    "trigger": str(record.trigger) if record.trigger else None,
                     "drift_share": record.drift_share,
                 },
             )
-        return record
+        return self.get(record.check_id)
 
     def get(self, check_id: str) -> CheckRecord:
         with self.engine.connect() as connection:
@@ -71,17 +200,35 @@ class CheckRepository:
             raise KeyError(f"no check {check_id!r}")
         return _to_record(row)
 
-    def list(self, model_name: str, limit: int = 50) -> list[CheckRecord]:
-        """Newest first."""
+    def list(
+        self,
+        model_name: str,
+        limit: int = 50,
+        *,
+        offset: int = 0,
+        status: CheckStatus | str | None = CheckStatus.COMPLETED,
+    ) -> list[CheckRecord]:
+        """Newest first; finished checks only unless another ``status`` (None: all) is asked."""
         query = (
             sa.select(checks)
             .where(checks.c.model_name == model_name)
-            .order_by(checks.c.created_at.desc())
+            .order_by(checks.c.created_at.desc(), checks.c.id)
             .limit(limit)
+            .offset(offset)
         )
+        if status is not None:
+            query = query.where(checks.c.status == str(CheckStatus(status)))
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [_to_record(row) for row in rows]
+
+
+def _row_values(record: CheckRecord) -> dict[str, Any]:
+    values = record.to_dict()
+    values["id"] = values.pop("check_id")
+    for name in _DATETIME_FIELDS:
+        values[name] = getattr(record, name)
+    return values
 
 
 def _to_record(row) -> CheckRecord:
@@ -97,4 +244,9 @@ def _to_record(row) -> CheckRecord:
         drift=row["drift"],
         performance=row["performance"],
         report_path=row["report_path"],
+        status=CheckStatus(row["status"] or CheckStatus.COMPLETED),
+        error=row["error"],
+        requested_at=row["requested_at"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
     )

@@ -111,16 +111,14 @@ class RetrainingConfig:
 
     def _validate_optional_strings(self) -> None:
         if self.primary_metric is not None:
-            from shared.evaluation import metric_higher_is_better
+            from shared.evaluation import COMPUTED_METRICS
 
-            if self.primary_metric_higher_is_better is None:
-                try:
-                    metric_higher_is_better(self.primary_metric)
-                except ValueError as exc:
-                    raise ValueError(
-                        f"primary_metric: {exc}; set primary_metric_higher_is_better "
-                        "for a custom metric"
-                    ) from exc
+            computed = [name for names in COMPUTED_METRICS.values() for name in names]
+            if self.primary_metric not in computed:
+                raise ValueError(
+                    f"primary_metric: {self.primary_metric!r} is not a metric training computes "
+                    f"({', '.join(computed)})"
+                )
         if self.primary_metric_higher_is_better is not None:
             _require_bool(self, "primary_metric_higher_is_better")
         if self.promotion_stage not in (None, "Staging", "Production"):

@@ -29,6 +29,15 @@ HIGHER_IS_BETTER: Mapping[str, bool] = MappingProxyType(
 )
 
 
+# What training computes on the holdout, so what promotion can compare.
+COMPUTED_METRICS: Mapping[Task, tuple[str, ...]] = MappingProxyType(
+    {
+        Task.CLASSIFICATION: ("accuracy", "f1_score", "precision", "recall", "roc_auc"),
+        Task.REGRESSION: ("rmse", "mae", "r2"),
+    }
+)
+
+
 def metric_higher_is_better(name: str) -> bool:
     """True when a larger value of metric ``name`` is better; unknown names raise ValueError."""
     try:

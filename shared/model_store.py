@@ -108,20 +108,27 @@ class ModelRepository:
         task: Task,
         feature_columns: list[str],
         details: dict[str, Any],
+        monitors: tuple[str, dict[str, float]] | None = None,
         job_id: str | None = None,
         connection: Connection | None = None,
     ) -> None:
-        """Make ``version`` the champion; inside ``connection``'s transaction when given."""
+        """Make ``version`` the champion; inside ``connection``'s transaction when given.
+
+        ``monitors``: the new (reference_path, baseline_metrics) that follow the champion.
+        """
+        values: dict[str, Any] = {
+            "champion_version": version,
+            "champion_run_id": run_id,
+            "champion_metrics": metrics,
+            "task": str(task),
+            "feature_columns": feature_columns,
+        }
+        if monitors is not None:
+            values["reference_path"], values["baseline_metrics"] = monitors
         self._update(
             name,
             "promotion",
-            {
-                "champion_version": version,
-                "champion_run_id": run_id,
-                "champion_metrics": metrics,
-                "task": str(task),
-                "feature_columns": feature_columns,
-            },
+            values,
             details=details,
             job_id=job_id,
             connection=connection,

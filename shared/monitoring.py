@@ -166,7 +166,9 @@ def _data_drift(runtime: Runtime, record: ModelRecord, current: pd.DataFrame, ch
     from shared.drift import detect_drift
 
     reference = load_reference(record)
-    columns = record.feature_columns or _drift_columns(record, reference)
+    # the reference defines what can be compared; current's extra columns are reported as new
+    wanted = record.feature_columns or _drift_columns(record, reference)
+    columns = [column for column in wanted if column in reference.columns]
     html_path: Path = runtime.check_report_path(record.name, check_id)
     return detect_drift(reference, current, columns, html_path=html_path)
 

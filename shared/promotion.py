@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from shared.evaluation import relative_drop
 
+# Float noise: 0.8 -> 0.816 is an improvement of 0.01999999999999988, yet exactly 2%.
+_TOLERANCE = 1e-9
+
 
 @dataclass(frozen=True)
 class PromotionDecision:
@@ -25,10 +28,10 @@ def decide_promotion(
     auto_promote: bool,
 ) -> PromotionDecision:
     """Both metric sets must come from the same holdout; a worse model is never promoted."""
-    if metric not in new_metrics:
-        return PromotionDecision(False, f"the new model has no {metric} to compare", None)
     if not champion_metrics:
         return PromotionDecision(True, "first model of this name: it becomes the champion", None)
+    if metric not in new_metrics:
+        return PromotionDecision(False, f"the new model has no {metric} to compare", None)
     if metric not in champion_metrics:
         return PromotionDecision(False, f"the champion has no {metric} to compare", None)
     new, old = new_metrics[metric], champion_metrics[metric]
@@ -39,7 +42,7 @@ def decide_promotion(
         f"{metric} {new:.4g} vs champion {old:.4g} "
         f"({_percent(improvement)} relative, {_percent(min_improvement)} required)"
     )
-    if improvement < min_improvement:
+    if improvement < 0 or improvement < min_improvement - _TOLERANCE:
         return PromotionDecision(False, f"not better by the margin: {comparison}", improvement)
     if not auto_promote:
         return PromotionDecision(

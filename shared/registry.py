@@ -39,6 +39,7 @@ _PINNED_PACKAGES = ("scikit-learn", "pandas", "numpy", "skops")
 _SIGNATURE_ROWS = 1000
 # archive_existing_versions=True is only valid for MLflow's two active stages.
 _STAGES = {"staging": "Staging", "production": "Production"}
+_MAX_PARAM_LENGTH = 6000  # MLflow refuses longer parameter values
 _PARAMS_PER_BATCH = 100  # MLflow's log_batch limit for params
 _LOADED_MODELS_KEPT = 8  # champion + candidate for a few models; versions pile up over time
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -185,7 +186,7 @@ class ModelRegistry:
         now = int(time.time() * 1000)
         # model_id links the metrics to the logged model too, as mlflow's log_model does.
         metric_list = [Metric(k, v, now, 0, model_id=model_id) for k, v in metrics.items()]
-        param_list = [Param(str(k), str(v)) for k, v in params.items()]
+        param_list = [Param(str(k), str(v)[:_MAX_PARAM_LENGTH]) for k, v in params.items()]
         self._client.log_batch(run_id, metrics=metric_list, params=param_list[:_PARAMS_PER_BATCH])
         for start in range(_PARAMS_PER_BATCH, len(param_list), _PARAMS_PER_BATCH):
             self._client.log_batch(run_id, params=param_list[start : start + _PARAMS_PER_BATCH])

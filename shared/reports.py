@@ -148,6 +148,7 @@ def _jobs_table(jobs: list[dict[str, Any]]) -> str:
     if not jobs:
         return "<p>No job yet.</p>"
     header = _header_row(
+        "job",
         "created",
         "trigger",
         "status",
@@ -159,7 +160,8 @@ def _jobs_table(jobs: list[dict[str, Any]]) -> str:
         "why / error",
     )
     rows = "".join(
-        f"<tr><td>{escape(job['created_at'])}</td><td>{escape(job['trigger'])}</td>"
+        f"<tr><td>{escape(job['job_id'])}</td>"
+        f"<td>{escape(job['created_at'])}</td><td>{escape(job['trigger'])}</td>"
         f"<td class='{escape(job['status'])}'>{escape(job['status'])}</td>"
         f"<td>{escape(job['reason'])}</td><td>{escape(str(job['model_version'] or ''))}</td>"
         f"<td>{_metrics_text(job['metrics'])}</td><td>{_metrics_text(job['champion_metrics'])}</td>"

@@ -51,6 +51,7 @@ class TrainedCandidate:
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
     details: dict[str, Any]
+    training_window: pd.DataFrame
 
 
 def execute_job(
@@ -68,7 +69,10 @@ def execute_job(
         logger.warning("job %s attempt %s was superseded; result dropped", job.job_id, job.attempt)
         return runtime.jobs.get(job.job_id)
     except Exception as exc:
-        logger.exception("retraining job %s failed", job.job_id)
+        if isinstance(exc, DataValidationError):  # a refusal, not a crash: no traceback
+            logger.warning("retraining job %s refused: %s", job.job_id, exc)
+        else:
+            logger.exception("retraining job %s failed", job.job_id)
         finished = runtime.jobs.fail(job.job_id, job.attempt, explain(exc))
         if finished is None:
             return runtime.jobs.get(job.job_id)
@@ -102,7 +106,7 @@ def _train_and_decide(
         record.name,
         candidate.model,
         frame[candidate.features].head(5),
-        params={**pipeline.describe(), "primary_metric": metric},
+        params={**_flat_params(pipeline), "primary_metric": metric},
         metrics={
             **candidate.metrics,
             **{f"champion_{k}": v for k, v in (candidate.champion_metrics or {}).items()},
@@ -175,7 +179,7 @@ def _train(
         "features": features,
         "data_fingerprint": data_fingerprint(window),
     }
-    return TrainedCandidate(model, task, features, metrics, champion_metrics, details)
+    return TrainedCandidate(model, task, features, metrics, champion_metrics, details, window)
 
 
 def _score_champion(
@@ -187,6 +191,13 @@ def _score_champion(
     champion = runtime.registry.load(record.name, record.champion_version)
     features = record.feature_columns or []
     return compute_metrics(champion, holdout[features], holdout[record.config.target_column], task)
+
+
+def _flat_params(pipeline: TrainingPipeline) -> dict[str, Any]:
+    """MLflow params are flat strings: the estimator's own parameters get a prefix."""
+    spec = pipeline.describe()
+    estimator_params = spec.pop("params", {}) or {}
+    return {**spec, **{f"estimator.{k}": v for k, v in estimator_params.items()}}
 
 
 def _primary_metric(record: ModelRecord, task: Task) -> tuple[str, bool]:
@@ -212,6 +223,11 @@ def _record_outcome(
         "champion_metrics": candidate.champion_metrics,
         "reason": decision.reason,
     }
+    monitors = None
+    if decision.promote:
+        monitors = _monitors_following(runtime, record, candidate, logged.version)
+    if monitors is not None:
+        comparison["reference_path"] = monitors[0]
     with runtime.engine.begin() as connection:
         finished = runtime.jobs.complete(
             job.job_id,
@@ -236,6 +252,7 @@ def _record_outcome(
                 task=candidate.task,
                 feature_columns=candidate.features,
                 details=comparison,
+                monitors=monitors,
                 job_id=job.job_id,
                 connection=connection,
             )
@@ -273,6 +290,22 @@ def keep_alive(runtime: Runtime, job: RetrainingJob) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+def _monitors_following(
+    runtime: Runtime, record: ModelRecord, candidate: TrainedCandidate, version: str
+) -> tuple[str, dict[str, float]] | None:
+    """A promoted model's monitors: its training window as reference, its holdout as baseline.
+
+    Otherwise drift against the old reference would keep firing after the model has adapted.
+    """
+    if not record.monitors_initialized:
+        return None
+    path = runtime.model_dir(record.name) / f"reference-v{version}.parquet"
+    candidate.training_window.to_parquet(path, index=False)
+    old = record.baseline_metrics or {}
+    baseline = {k: candidate.metrics.get(k, v) for k, v in old.items()} or candidate.metrics
+    return str(path), baseline
 
 
 def _beat(runtime: Runtime, job: RetrainingJob) -> None:

@@ -34,6 +34,24 @@ def next_run_after_due(config: RetrainingConfig, due: datetime, now: datetime) -
     """The due time following a run that was due at ``due`` and started at ``now``."""
     if config.schedule_day_of_week:
         return first_run_after(config, now)
-    local_due = due.astimezone(ZoneInfo(config.schedule_timezone))
-    candidate = (local_due + timedelta(days=config.schedule_interval_days)).astimezone(UTC)
-    return candidate if candidate > now else first_run_after(config, now)
+    # Stay on the cadence: after missed periods, the next run is the first one still ahead.
+    step = timedelta(days=config.schedule_interval_days)
+    candidate = due.astimezone(ZoneInfo(config.schedule_timezone)) + step
+    while candidate <= now:
+        candidate += step
+    return candidate.astimezone(UTC)
+
+
+def still_fits(config: RetrainingConfig, due: datetime, now: datetime) -> bool:
+    """Whether a due time set earlier still belongs to ``config``'s cadence.
+
+    It must fall at ``schedule_time`` (on ``schedule_day_of_week`` if set) and at most one
+    period ahead of ``now``. A past due time fits: it is a missed run, still to be run once.
+    """
+    local = due.astimezone(ZoneInfo(config.schedule_timezone))
+    if local.strftime("%H:%M") != config.schedule_time:
+        return False
+    if config.schedule_day_of_week:
+        weekday = DAYS_OF_WEEK[local.weekday()] == config.schedule_day_of_week
+        return weekday and due <= now + timedelta(days=7)
+    return due <= now + timedelta(days=config.schedule_interval_days)

@@ -12,13 +12,14 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from shared.checks import CheckRecord
+from shared.checks import CheckRecord, CheckStatus
 from shared.enums import RetrainingTrigger
 from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
 from shared.monitoring import initialize_monitors, run_check
 from shared.notifications import Notifier, default_notifier
 from shared.pipeline_spec import pipeline_from_spec
+from shared.predictions import PredictionRepository
 from shared.retrain import execute_job, explain
 from shared.runtime import Runtime
 from shared.sources import SourceError, load_source, validate_source
@@ -90,8 +91,15 @@ def set_data_sources(runtime: Runtime, model_name: str, sources: dict[str, Any])
 def initialize_from_sources(
     runtime: Runtime, model_name: str, baseline_metrics: dict[str, float] | None = None
 ) -> dict[str, float]:
+    """Reference data from the reference source, else the training source."""
     record = runtime.models.get(model_name)
-    reference = source_loader(record, "reference")()
+    role = "reference" if "reference" in record.data_sources else "training"
+    if role not in record.data_sources:
+        raise SourceError(
+            f"model {model_name!r} has no reference data: configure data_sources.reference "
+            "(or data_sources.training, used as the reference when there is no other)"
+        )
+    reference = source_loader(record, role)()
     return initialize_monitors(runtime, model_name, reference, baseline_metrics)
 
 
@@ -99,6 +107,76 @@ def check_from_sources(
     runtime: Runtime, model_name: str, notifier: Notifier | None = None
 ) -> CheckRecord:
     record = runtime.models.get(model_name)
-    current = source_loader(record, "current")()
+    current = current_data(runtime, record)
     notifier = notifier or default_notifier(record.config.notification_email)
     return run_check(runtime, model_name, current, None, notifier)
+
+
+def current_data(runtime: Runtime, record: ModelRecord) -> pd.DataFrame:
+    """The model's current data: its current source, else its recent served predictions."""
+    if "current" in record.data_sources:
+        return load_source(record.data_sources["current"])
+    frame = PredictionRepository(runtime.engine).current_frame(
+        record.name, record.config.target_column, record.feature_columns
+    )
+    if frame.empty:
+        raise SourceError(
+            f"model {record.name!r} has no current data: configure data_sources.current, "
+            "or serve predictions (POST /models/{model}/predict) for monitoring to use"
+        )
+    return frame
+
+
+def has_current_data(runtime: Runtime, record: ModelRecord) -> bool:
+    if "current" in record.data_sources:
+        return True
+    return bool(PredictionRepository(runtime.engine).counts(record.name))
+
+
+class CheckPublisher(Protocol):
+    def publish_check(
+        self, model_name: str, check_id: str | None = None, retrain_if_needed: bool = True
+    ) -> None: ...
+
+
+def run_requested_check(
+    runtime: Runtime, check_id: str, notifier: Notifier | None = None
+) -> CheckRecord | None:
+    """Run a check requested earlier (``runtime.checks.request``) and store its result there.
+
+    None when it was not ours to run (already picked up, or ended). A failure (no data, a
+    broken source, monitors not initialized) is recorded on the check, not raised.
+    """
+    claimed = runtime.checks.start(check_id)
+    if claimed is None:
+        return None
+    try:
+        with runtime.checks.reserving(check_id):
+            check_from_sources(runtime, claimed.model_name, notifier)
+        return runtime.checks.get(check_id)
+    except Exception as exc:
+        logger.warning("check %s of %s failed: %s", check_id, claimed.model_name, exc)
+        return runtime.checks.fail(check_id, explain(exc)) or runtime.checks.get(check_id)
+
+
+def perform_check(
+    runtime: Runtime,
+    publisher: JobPublisher,
+    model_name: str,
+    check_id: str | None = None,
+    *,
+    retrain_if_needed: bool = True,
+    notifier: Notifier | None = None,
+) -> CheckRecord | None:
+    """Run a requested check (or a new one), then queue a retraining if it calls for one."""
+    if check_id is None:
+        check_id = runtime.checks.request(model_name).check_id
+    check = run_requested_check(runtime, check_id, notifier)
+    if (
+        retrain_if_needed
+        and check is not None
+        and check.status is CheckStatus.COMPLETED
+        and check.needs_retraining
+    ):
+        submit_retraining(runtime, publisher, model_name, check.trigger, check.reason)
+    return check

@@ -57,9 +57,11 @@ class Settings:
             ),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             redis_url=env.get("REDIS_URL") or None,
-            job_lease_seconds=_positive(env, "RETRAINING_JOB_LEASE_SECONDS", 120.0),
-            job_max_attempts=int(_positive(env, "RETRAINING_JOB_MAX_ATTEMPTS", 3)),
-            pending_republish_seconds=_positive(env, "RETRAINING_PENDING_REPUBLISH_SECONDS", 60.0),
+            job_lease_seconds=positive_number(env, "RETRAINING_JOB_LEASE_SECONDS", 120.0),
+            job_max_attempts=int(positive_number(env, "RETRAINING_JOB_MAX_ATTEMPTS", 3)),
+            pending_republish_seconds=positive_number(
+                env, "RETRAINING_PENDING_REPUBLISH_SECONDS", 60.0
+            ),
         )
 
     @property
@@ -80,10 +82,11 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+def positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number from the environment; ``ValueError`` naming the variable."""
     raw = env.get(name)
     if raw in (None, ""):
-        return default
+        return float(default)
     try:
         value = float(raw)
     except ValueError:

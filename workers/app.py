@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from celery import Celery
 from celery.signals import worker_process_init
 
@@ -54,7 +56,18 @@ def create_celery(settings: Settings, config: WorkerConfig) -> Celery:
     return app
 
 
-app = create_celery(Settings.from_env(), WorkerConfig.from_env())
+@functools.cache
+def _app_from_env() -> Celery:
+    return create_celery(Settings.from_env(), WorkerConfig.from_env())
+
+
+def __getattr__(name: str) -> Celery:
+    # ``app`` (what ``celery -A workers.app`` and the tasks use) is built from the environment
+    # on first use, so importing ``create_celery`` with explicit settings (the publisher of a
+    # process that has no REDIS_URL in its environment) does not need one.
+    if name == "app":
+        return _app_from_env()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @worker_process_init.connect

@@ -14,6 +14,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.settings import positive_number
+
 RETRAINING_QUEUE = "retraining"  # long trainings
 CHECKS_QUEUE = "checks"  # short checks, dispatch and reconcile: never behind a training
 
@@ -40,26 +42,13 @@ class WorkerConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
         env = os.environ if environ is None else environ
         config = cls(
-            job_soft_time_limit=_seconds(env, "RETRAINING_JOB_SOFT_TIME_LIMIT", 3300),
-            job_time_limit=_seconds(env, "RETRAINING_JOB_TIME_LIMIT", 3600),
-            check_time_limit=_seconds(env, "RETRAINING_CHECK_TIME_LIMIT", 600),
-            dispatch_interval=_seconds(env, "RETRAINING_DISPATCH_INTERVAL", 60),
+            job_soft_time_limit=positive_number(env, "RETRAINING_JOB_SOFT_TIME_LIMIT", 3300),
+            job_time_limit=positive_number(env, "RETRAINING_JOB_TIME_LIMIT", 3600),
+            check_time_limit=positive_number(env, "RETRAINING_CHECK_TIME_LIMIT", 600),
+            dispatch_interval=positive_number(env, "RETRAINING_DISPATCH_INTERVAL", 60),
         )
         if config.job_soft_time_limit >= config.job_time_limit:
             raise ValueError(
                 "RETRAINING_JOB_SOFT_TIME_LIMIT: must be below RETRAINING_JOB_TIME_LIMIT"
             )
         return config
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return float(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}: must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name}: must be positive, got {raw!r}")
-    return value

@@ -24,9 +24,19 @@ class CeleryPublisher:
             retry_policy=_RETRY_POLICY,
         )
 
-    def publish_check(self, model_name: str) -> None:
+    def publish_check(
+        self, model_name: str, check_id: str | None = None, retrain_if_needed: bool = True
+    ) -> None:
+        """``check_id``: a check requested beforehand (the API's), which the worker completes."""
+        kwargs = {} if check_id is None else {"check_id": check_id}
+        if not retrain_if_needed:
+            kwargs["retrain_if_needed"] = False
         self.app.send_task(
-            RUN_CHECK, args=[model_name], queue=CHECKS_QUEUE, retry_policy=_RETRY_POLICY
+            RUN_CHECK,
+            args=[model_name],
+            kwargs=kwargs,
+            queue=CHECKS_QUEUE,
+            retry_policy=_RETRY_POLICY,
         )
 
     def close(self) -> None:

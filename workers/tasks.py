@@ -10,7 +10,7 @@ from shared.dispatch import WorkKind, claim_due_work
 from shared.enums import RetrainingTrigger
 from shared.reconcile import reconcile_jobs
 from shared.runtime import Runtime
-from shared.service import check_from_sources, run_retraining_job, submit_retraining
+from shared.service import perform_check, run_retraining_job, submit_retraining
 from workers.app import app
 from workers.config import DISPATCH_DUE, RECONCILE, RUN_CHECK, RUN_JOB
 from workers.publisher import CeleryPublisher
@@ -45,11 +45,18 @@ def run_job(job_id: str, model_name: str = "") -> str:
 
 
 @app.task(name=RUN_CHECK)
-def run_check(model_name: str) -> str:
-    """Check a model on its current data source; queue a retraining when needed."""
-    check = check_from_sources(runtime(), model_name)
-    if check.needs_retraining:
-        submit_retraining(runtime(), publisher(), model_name, check.trigger, check.reason)
+def run_check(model_name: str, check_id: str | None = None, retrain_if_needed: bool = True) -> str:
+    """Check a model on its current data; queue a retraining when needed (and wanted).
+
+    ``check_id`` is a check requested beforehand (by the API), completed here; without one
+    the check is created here. A failed check is recorded on it, with its error.
+    """
+    check = perform_check(
+        runtime(), publisher(), model_name, check_id, retrain_if_needed=retrain_if_needed
+    )
+    if check is None:
+        logger.info("check %s (%s) was not pending: nothing to do", check_id, model_name)
+        return "skipped"
     return check.check_id
 
 

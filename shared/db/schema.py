@@ -102,7 +102,28 @@ checks = sa.Table(
     sa.Column("drift", sa.JSON, nullable=True),
     sa.Column("performance", sa.JSON, nullable=True),
     sa.Column("report_path", sa.String(1024), nullable=True),
+    # A check can be requested (pending), picked up (running) and finished by a worker.
+    sa.Column("status", sa.String(16), nullable=False, server_default="completed"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("requested_at", UTCDateTime, nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("completed_at", UTCDateTime, nullable=True),
     sa.Index("ix_retraining_checks_model_created", "model_name", "created_at"),
+)
+
+# What the served champion answered, and the true outcome once it is known (feedback).
+predictions = sa.Table(
+    "retraining_predictions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("prediction", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("outcome", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("outcome_at", UTCDateTime, nullable=True),
+    sa.Index("ix_retraining_predictions_model_created", "model_name", "created_at"),
 )
 
 events = sa.Table(

@@ -1,0 +1,12 @@
+"""The endpoints, one module per area; each handler validates, reads state, and enqueues."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_routes(app: Flask) -> None:
+    from api.routes import checks, models, reports, serving, system
+
+    for module in (models, checks, reports, serving, system):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,96 @@
+"""A model's retraining report: HTML by default, JSON with ``Accept: application/json``."""
+
+from __future__ import annotations
+
+from html import escape
+
+from apiflask import APIBlueprint
+from flask import request
+
+from api.auth import Access
+from api.context import context
+from api.openapi import Resp, operation
+from api.presenters import check_out
+from api.routes.common import get_model, html_response, json_response
+from api.schemas import CheckOut, JobOut, ReportOut
+from shared.reports import render_html, report_data
+
+bp = APIBlueprint("reports", __name__)
+
+_RECENT_CHECKS = 10
+
+
+@bp.get("/retraining/<model_name>/report")
+@operation(
+    tag="reports",
+    access=Access.READ,
+    responses={
+        200: Resp(
+            ReportOut,
+            "The report: HTML (the default), or JSON when `Accept` prefers application/json. "
+            "Each stored check links to its Evidently HTML report.",
+            also_html=True,
+        )
+    },
+)
+def report(model_name: str):
+    """The model's retraining report"""
+    get_model(model_name)
+    runtime = context().runtime
+    data = report_data(runtime, model_name)
+    checks = [check_out(c) for c in runtime.checks.list(model_name, _RECENT_CHECKS)]
+    wanted = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
+    if wanted == "application/json":
+        return json_response(_report_out(model_name, data, checks))
+    # the core links a check's report as a local file; over HTTP, link its endpoint instead
+    latest = data.get("latest_check")
+    html = render_html(
+        {**data, "latest_check": {**latest, "report_path": None} if latest else None}
+    )
+    return html_response(html.replace("</body>", _checks_section(checks) + "</body>", 1))
+
+
+def _report_out(model_name: str, data: dict, checks: list[CheckOut]) -> ReportOut:
+    latest = checks[0] if checks else None
+    return ReportOut(
+        model_name=model_name,
+        generated_at=data["generated_at"],
+        champion_version=data["champion_version"],
+        champion_metrics=data["champion_metrics"],
+        primary_metric=data["primary_metric"],
+        job_counts=data["job_counts"],
+        trigger_counts=data["trigger_counts"],
+        jobs=[
+            JobOut.model_validate(
+                {**job, "links": {"self": f"/retraining/{model_name}/jobs/{job['job_id']}"}}
+            )
+            for job in data["jobs"]
+        ],
+        latest_check=latest,
+        checks=checks,
+        links={
+            "self": f"/retraining/{model_name}/report",
+            "jobs": f"/retraining/{model_name}/jobs",
+        },
+    )
+
+
+def _checks_section(checks: list[CheckOut]) -> str:
+    if not checks:
+        return "<h2>Checks</h2><p>No check yet.</p>"
+    rows = "".join(
+        f"<tr><td>{escape(c.created_at.isoformat())}</td><td>{escape(c.status)}</td>"
+        f"<td>{'' if c.drift_score is None else f'{c.drift_score:.2f}'}</td>"
+        f"<td>{escape(c.reason)}</td><td>"
+        + (
+            f"<a href='{escape(c.links['report'])}'>Evidently report</a>"
+            if "report" in c.links
+            else ""
+        )
+        + "</td></tr>"
+        for c in checks
+    )
+    return (
+        "<h2>Checks (newest first)</h2><table><tr><th>when</th><th>status</th>"
+        f"<th>drift score</th><th>reason</th><th>report</th></tr>{rows}</table>"
+    )

@@ -1,0 +1,499 @@
+"""Request and response models: they validate requests and generate ``/openapi.json``.
+
+Request bodies are parsed strictly from JSON (no "0.1" for 0.1, no unknown fields); the
+constraints mirror ``RetrainingConfig``'s own checks, which run after these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.config import MODEL_NAME_PATTERN
+from shared.enums import JobStatus, RetrainingTrigger, Task
+
+NAME_PATTERN = MODEL_NAME_PATTERN.pattern
+ModelName = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        max_length=128,
+        description="Letters, digits, '_', '.', '-'; starts with a letter or digit; no '..'.",
+        examples=["my_model"],
+    ),
+]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Metrics = dict[str, float | None]
+Links = Annotated[dict[str, str], Field(description="Related resources, by relation name.")]
+CheckStatusName = Literal["pending", "running", "completed", "failed"]
+DayOfWeek = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class QueryModel(BaseModel):
+    """Query strings are text: numbers are parsed from it (not strict)."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="null", use_enum_values=True)
+
+
+# -- data sources and training options ---------------------------------------------------
+
+
+_DATA_FILE = r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]|[pP][qQ])$"  # no (?i) in JSON Schema
+
+
+class FileSource(RequestModel):
+    """A CSV or Parquet file the API and the workers can read."""
+
+    kind: Literal["file"]
+    path: str = Field(min_length=1, max_length=4096, pattern=_DATA_FILE)
+
+
+class SqlSource(RequestModel):
+    """The result of an SQL query on a database URL (SQLAlchemy form)."""
+
+    kind: Literal["sql"]
+    url: str = Field(min_length=1, max_length=4096)
+    query: str = Field(min_length=1, max_length=100_000)
+
+
+class CallableSource(RequestModel):
+    """``package.module:function`` returning a DataFrame; allowed over HTTP only for the
+    modules named in RETRAINING_API_CALLABLE_MODULES."""
+
+    kind: Literal["callable"]
+    target: str = Field(min_length=3, max_length=512, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+DataSource = Annotated[FileSource | SqlSource | CallableSource, Field(discriminator="kind")]
+
+
+class DataSources(RequestModel):
+    """Where a model's data comes from; roles left out keep their current source."""
+
+    training: DataSource | None = None
+    reference: DataSource | None = Field(
+        None, description="Drift reference; the training source when not set."
+    )
+    current: DataSource | None = Field(
+        None, description="Recent production data; the served predictions when not set."
+    )
+
+
+class PipelineOptions(RequestModel):
+    """What to train: an estimator class (default: HistGradientBoosting for the task)."""
+
+    estimator_class: str | None = Field(
+        None,
+        max_length=256,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w]*$",
+        examples=["sklearn.linear_model:LogisticRegression"],
+        description="'module:Class' in a module allowed by RETRAINING_API_ESTIMATOR_MODULES "
+        "(default: sklearn).",
+    )
+    estimator_params: dict[str, Any] | None = Field(
+        None, description="Constructor arguments of the estimator class."
+    )
+    task: Task | None = Field(None, description="Inferred from the target when not set.")
+    test_size: float = Field(0.2, gt=0.0, le=0.5)
+    random_state: int = Field(42, ge=0, le=2**32 - 1)
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+class RetrainingConfigFields(RequestModel):
+    """Every ``RetrainingConfig`` field, with its default."""
+
+    performance_threshold: Fraction = 0.05
+    min_samples_for_check: int = Field(100, ge=1, le=1_000_000_000)
+    drift_threshold: Fraction = 0.1
+    drift_alert_threshold: Fraction = 0.3
+    schedule_enabled: bool = False
+    schedule_interval_days: int = Field(7, ge=1, le=3660)
+    schedule_day_of_week: DayOfWeek | None = None
+    schedule_time: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):([0-5]\d)$")
+    schedule_timezone: str = Field("UTC", min_length=1, max_length=64, examples=["UTC"])
+    min_training_samples: int = Field(1000, ge=1, le=1_000_000_000)
+    training_data_window_days: int = Field(30, ge=1, le=36600)
+    target_column: str = Field("target", min_length=1, max_length=256)
+    timestamp_column: str | None = Field(None, min_length=1, max_length=256)
+    auto_promote: bool = False
+    promotion_min_improvement: float = Field(0.01, ge=0.0, le=1000.0)
+    promotion_stage: Literal["Staging", "Production"] | None = "Staging"
+    primary_metric: str | None = Field(None, min_length=1, max_length=64)
+    primary_metric_higher_is_better: bool | None = None
+    enable_notifications: bool = True
+    notification_email: str | None = Field(None, max_length=320, pattern=r"@")
+
+
+class ConfigureRequest(RetrainingConfigFields):
+    """A model's whole configuration (fields left out take their defaults), and optionally
+    its data sources and training options (left out: kept as they are)."""
+
+    model_name: ModelName
+    data_sources: DataSources | None = None
+    pipeline: PipelineOptions | None = None
+
+
+class RetrainingConfigOut(ResponseModel):
+    model_name: str | None
+    performance_threshold: float
+    min_samples_for_check: int
+    drift_threshold: float
+    drift_alert_threshold: float
+    schedule_enabled: bool
+    schedule_interval_days: int
+    schedule_day_of_week: str | None
+    schedule_time: str
+    schedule_timezone: str
+    min_training_samples: int
+    training_data_window_days: int
+    target_column: str
+    timestamp_column: str | None
+    auto_promote: bool
+    promotion_min_improvement: float
+    promotion_stage: str | None
+    primary_metric: str | None
+    primary_metric_higher_is_better: bool | None
+    enable_notifications: bool
+    notification_email: str | None
+
+
+class ScheduleOut(ResponseModel):
+    enabled: bool
+    next_run_at: datetime | None
+
+
+class MonitoringOut(ResponseModel):
+    active: bool
+    check_interval_seconds: int | None
+    next_run_at: datetime | None
+
+
+class ModelOut(ResponseModel):
+    model_name: str
+    config: RetrainingConfigOut
+    pipeline: dict[str, Any]
+    data_sources: dict[str, dict[str, Any]] = Field(
+        description="Configured sources; passwords in SQL URLs are masked."
+    )
+    task: Task | None
+    feature_columns: list[str] | None
+    monitors_initialized: bool
+    baseline_metrics: Metrics | None
+    champion_version: str | None
+    champion_metrics: Metrics | None
+    schedule: ScheduleOut
+    monitoring: MonitoringOut
+    links: Links
+
+
+class ConfigureOut(ModelOut):
+    created: bool = Field(description="True when this request created the model.")
+
+
+class ModelListOut(ResponseModel):
+    models: list[ModelOut]
+
+
+# -- monitors ------------------------------------------------------------------------------
+
+
+class InitializeRequest(RequestModel):
+    baseline_metrics: dict[str, float] | None = Field(
+        None,
+        description="Baseline for degradation checks; left out, the champion is scored on "
+        "the reference data (no champion yet: empty, the first champion's metrics apply).",
+        examples=[{"accuracy": 0.85, "f1_score": 0.83}],
+    )
+
+
+class InitializeOut(ResponseModel):
+    model_name: str
+    monitors_initialized: bool
+    reference_source: Literal["reference", "training"]
+    baseline_metrics: Metrics
+    links: Links
+
+
+class MonitoringRequest(RequestModel):
+    check_interval_seconds: int = Field(3600, ge=1, le=31 * 24 * 3600)
+
+
+class MonitoringStateOut(ResponseModel):
+    model_name: str
+    monitoring: MonitoringOut
+    runner: str = Field(description="Who runs the due checks: celery-beat or in-process.")
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+class TriggerRequest(RequestModel):
+    trigger_type: RetrainingTrigger = RetrainingTrigger.MANUAL
+    reason: str = Field("", max_length=2000)
+
+
+class TriggerAllRequest(RequestModel):
+    models: list[ModelName] | None = Field(
+        None, max_length=1000, description="Models to retrain; left out: every configured one."
+    )
+    trigger_type: RetrainingTrigger = RetrainingTrigger.MANUAL
+    reason: str = Field("", max_length=2000)
+
+
+class JobsQuery(QueryModel):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000)
+    status: JobStatus | None = None
+    trigger: RetrainingTrigger | None = None
+
+
+class JobOut(ResponseModel):
+    job_id: str
+    model_name: str
+    trigger: RetrainingTrigger
+    reason: str
+    status: JobStatus
+    created_at: datetime
+    attempt: int
+    start_time: datetime | None
+    end_time: datetime | None
+    heartbeat_at: datetime | None
+    duration_seconds: float | None
+    metrics: Metrics
+    champion_metrics: Metrics | None
+    promoted: bool | None
+    promotion_reason: str | None
+    model_version: str | None
+    mlflow_run_id: str | None
+    error: str | None
+    details: dict[str, Any]
+    links: Links
+
+
+class TriggerOut(JobOut):
+    created: bool = Field(description="False: the model's active job, returned instead.")
+    message: str
+
+
+class TriggerResultOut(ResponseModel):
+    model_name: str
+    outcome: Literal["queued", "already_active", "skipped"]
+    job: JobOut | None
+    detail: str | None
+
+
+class TriggerAllOut(ResponseModel):
+    queued: int
+    results: list[TriggerResultOut]
+
+
+class EventOut(ResponseModel):
+    id: int
+    at: datetime
+    model_name: str
+    job_id: str | None
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    details: dict[str, Any] | None
+
+
+class JobDetailOut(JobOut):
+    events: list[EventOut] = Field(description="The job's audit trail, oldest first.")
+
+
+class JobListOut(ResponseModel):
+    model_name: str
+    limit: int
+    offset: int
+    jobs: list[JobOut]
+    links: Links
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+class CheckQuery(QueryModel):
+    wait: float | None = Field(
+        None,
+        ge=0.0,
+        le=30.0,
+        description="Seconds to wait for the result before answering 202 "
+        "(default: RETRAINING_API_CHECK_WAIT_SECONDS).",
+    )
+
+
+class ChecksQuery(QueryModel):
+    limit: int = Field(20, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class ColumnDriftOut(ResponseModel):
+    column: str
+    method: str | None
+    score: float | None
+    threshold: float | None
+    drifted: bool
+    issue: str | None
+
+
+class CheckOut(ResponseModel):
+    check_id: str
+    model_name: str
+    status: CheckStatusName
+    needs_retraining: bool | None = Field(description="null until the check has run.")
+    trigger: RetrainingTrigger | None
+    reason: str
+    drift_score: float | None = Field(description="Share of drifted columns (0 to 1).")
+    n_rows: int | None
+    columns: list[ColumnDriftOut]
+    drifted_columns: list[str]
+    performance: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    requested_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    links: Links
+
+
+class CheckListOut(ResponseModel):
+    model_name: str
+    limit: int
+    offset: int
+    checks: list[CheckOut]
+
+
+# -- report, status, health ----------------------------------------------------------------
+
+
+class ReportOut(ResponseModel):
+    model_name: str
+    generated_at: datetime
+    champion_version: str | None
+    champion_metrics: Metrics | None
+    primary_metric: str
+    job_counts: dict[str, int]
+    trigger_counts: dict[str, int]
+    jobs: list[JobOut]
+    latest_check: CheckOut | None
+    checks: list[CheckOut]
+    links: Links
+
+
+class ComponentOut(ResponseModel):
+    reachable: bool
+    kind: str
+    url: str | None = Field(description="Without its password.")
+    detail: str | None
+
+
+class WorkersOut(ResponseModel):
+    kind: Literal["celery", "in-process"]
+    alive: int = Field(description="Workers that answered a ping (in-process: 1).")
+    names: list[str]
+    detail: str | None
+
+
+class ModelStatusOut(ResponseModel):
+    model_name: str
+    monitors_initialized: bool
+    champion_version: str | None
+    monitoring: MonitoringOut
+    schedule: ScheduleOut
+    active_job_id: str | None
+
+
+class StatusOut(ResponseModel):
+    mode: Literal["embedded", "distributed"]
+    checked_at: datetime
+    database: ComponentOut
+    broker: ComponentOut
+    workers: WorkersOut
+    jobs: dict[str, int] = Field(description="Jobs of every model, by status.")
+    models: list[ModelStatusOut]
+
+
+class HealthOut(ResponseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(ResponseModel):
+    ready: bool
+    database: ComponentOut
+    broker: ComponentOut
+
+
+# -- serving -------------------------------------------------------------------------------
+
+JsonScalar = str | int | float | bool | None
+
+
+class PredictRequest(RequestModel):
+    instances: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="One object of feature values per row.",
+        examples=[[{"feature_a": 1.2, "feature_b": "x"}]],
+    )
+
+
+class PredictionOut(ResponseModel):
+    prediction_id: str
+    prediction: Any
+
+
+class PredictOut(ResponseModel):
+    model_name: str
+    model_version: str
+    predictions: list[PredictionOut]
+
+
+class Outcome(RequestModel):
+    prediction_id: str = Field(min_length=1, max_length=36)
+    outcome: JsonScalar = Field(description="The true value of the target.")
+
+
+class FeedbackRequest(RequestModel):
+    outcomes: list[Outcome] = Field(min_length=1, max_length=10_000)
+
+
+class FeedbackOut(ResponseModel):
+    model_name: str
+    recorded: int
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldErrorOut] | None = Field(
+        None, description="On 422: every invalid field and why."
+    )

@@ -1,0 +1,71 @@
+"""Fixtures shared by the whole suite: a private data directory per test, and Postgres.
+
+Every test that touches state gets its own ``RETRAINING_HOME`` (SQLite job store, MLflow
+store, reports), so no test sees another's rows. Postgres tests share one database created
+for this pytest session and dropped at its end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from shared.runtime import Runtime
+from shared.settings import Settings, normalize_database_url
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/retraining_test"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Embedded-mode settings (SQLite, MLflow on SQLite) under this test's own directory."""
+    return Settings.from_env({"RETRAINING_HOME": str(tmp_path / "home")})
+
+
+@pytest.fixture
+def runtime(settings) -> Iterator[Runtime]:
+    """A migrated job/model store on this test's SQLite database."""
+    runtime = Runtime(settings)
+    yield runtime
+    runtime.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, uniquely named Postgres database for this session; dropped at the end.
+
+    The server comes from ``TEST_DATABASE_URL`` (default: ``postgres@127.0.0.1:5432``). An
+    unreachable server fails the test: CI must not pass with a service missing.
+    """
+    import psycopg2
+
+    base = make_url(
+        normalize_database_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
+    )
+    name = f"{base.database or 'retraining_test'}_{uuid.uuid4().hex[:10]}"
+    admin_dsn = base.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    try:
+        admin = psycopg2.connect(admin_dsn, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(
+            f"Postgres is unreachable at {base.render_as_string(hide_password=True)}: "
+            f"{str(exc).strip()}. Start it with scripts/ensure_services.sh, or point "
+            "TEST_DATABASE_URL at a server this user can create databases on.",
+            pytrace=False,
+        )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cursor:
+            # FORCE: engines a failed test left open must not keep the database alive
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
