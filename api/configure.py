@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from api.errors import Problem, field_problem, value_error_problem
 from api.schemas import ConfigureRequest, DataSources, PipelineOptions
 from api.settings import ApiSettings
@@ -116,6 +118,13 @@ def _sources(sources: DataSources, api: ApiSettings) -> dict[str, dict[str, Any]
             checked[role] = validate_source(role, data)
         except SourceError as exc:
             raise value_error_problem(exc) from None
+        if data["kind"] == "sql":
+            try:
+                make_url(data["url"])
+            except Exception:
+                raise _bad(
+                    f"data_sources.{role}.url", "not a database URL (dialect+driver://...)"
+                ) from None
     return checked
 
 

@@ -53,14 +53,12 @@ def field_problem(errors: list[dict[str, str]], status: int = 422) -> Problem:
     return Problem(status, text + more, title="Invalid request", errors=errors)
 
 
-def value_error_problem(exc: ValueError, prefix: str = "") -> Problem:
+def value_error_problem(exc: ValueError) -> Problem:
     """The core's ``ValueError("field: message")`` as a 422 naming the field."""
     text = str(exc)
     name, sep, message = text.partition(": ")
     if not sep or " " in name:
-        name, message = prefix.rstrip(".") or "body", text
-    elif prefix:
-        name = f"{prefix}{name}"
+        name, message = "body", text
     return field_problem([{"field": name, "message": message}])
 
 

@@ -7,6 +7,7 @@ problem responses) and ``complete_spec`` writes it into ``/openapi.json``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -208,6 +209,4 @@ def _register_models(schemas: dict[str, Any], models: list[type[BaseModel]]) -> 
 
 
 def _openapi_path(rule: str) -> str:
-    import re
-
     return re.sub(r"<(?:[^<:>]+:)?([^<>]+)>", r"{\1}", rule)

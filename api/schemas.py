@@ -36,9 +36,9 @@ class RequestModel(BaseModel):
 
 
 class QueryModel(BaseModel):
-    """Query strings are text: numbers are parsed from it (not strict)."""
+    """Query strings are text: numbers are parsed from it (not strict); unknown names: 422."""
 
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ResponseModel(BaseModel):

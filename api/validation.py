@@ -41,6 +41,10 @@ def parse_body(model: type[M], *, required: bool) -> M:
         if required:
             raise Problem(400, "this endpoint needs a JSON object as its request body")
         raw = b"{}"
+    if b"\\u0000" in raw:  # no database stores it in text (Postgres refuses it)
+        raise field_problem(
+            [{"field": "body", "message": "strings must not contain the NUL character"}]
+        )
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:

@@ -21,9 +21,18 @@ class DataValidationError(ValueError):
 
 
 def feature_columns_of(frame: pd.DataFrame, target: str, timestamp_column: str | None) -> list[str]:
-    """Every column except the target and the timestamp, in frame order."""
+    """Every column but the target, the timestamp and other date-times, in frame order.
+
+    Date-time columns are left out: the default pipeline cannot use them, and against a
+    reference from the past they would always look drifted.
+    """
     _require_frame(frame)
-    return [c for c in frame.columns if c != target and c != timestamp_column]
+    return [
+        c
+        for c in frame.columns
+        if c not in (target, timestamp_column)
+        and not pd.api.types.is_datetime64_any_dtype(frame[c])
+    ]
 
 
 def validate_training_frame(

@@ -70,6 +70,10 @@ Schema and data-quality changes are results, never exceptions (each in ``ColumnD
 
 Several issues of one column are joined with "; ".
 
+Storage: :func:`profile_for` keeps a model's profile beside its reference Parquet file
+(``reference.parquet`` -> ``reference.drift-profile.npz``), builds it on first use if it is
+missing, rebuilds it when asked for columns it lacks, and caches it per process.
+
 Evidently's HTML report: produced for every check that asks for it, after the verdict, on
 bounded seeded samples, in a background thread (:func:`submit_html_report`, one worker thread per
 process, so checks never wait for Plotly): ``shared.drift.detect_drift`` runs Evidently on the
@@ -424,6 +428,13 @@ def profile_path_for(reference_path: Path | str) -> Path:
     return path.with_name(f"{path.stem}.drift-profile.npz")
 
 
+def reference_columns_of(reference_path: Path | str) -> list[str]:
+    """The columns of a stored reference Parquet file, from its schema (no data is read)."""
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(reference_path).names)
+
+
 def build_profile_for(
     reference_path: Path | str, reference: pd.DataFrame, columns: Iterable[Hashable]
 ) -> ReferenceProfile:
@@ -439,7 +450,8 @@ def profile_for(reference_path: Path | str, columns: Iterable[Hashable]) -> Refe
     Profiles are cached per process (keyed by file and modification time), so a monitoring
     loop reads each profile file once. A profile that lacks some of `columns` that the
     reference has (the champion's features changed) is rebuilt from the reference Parquet file
-    and saved; names the reference lacks are left out (check ``profile.column_names``).
+    with the columns it had and the new ones, and saved; names the reference lacks are left
+    out (check ``profile.column_names``).
     """
     path = profile_path_for(reference_path)
     wanted = list(dict.fromkeys(columns))
@@ -460,7 +472,8 @@ def profile_for(reference_path: Path | str, columns: Iterable[Hashable]) -> Refe
             for name in wanted
         ):
             reference = pd.read_parquet(reference_path)
-            present = [name for name in wanted if name in reference.columns]
+            known = profile.column_names if profile is not None else []
+            present = [name for name in [*known, *wanted] if name in reference.columns]
             profile = build_profile_for(reference_path, reference, present)
             mtime = path.stat().st_mtime_ns
         _cache[path] = (mtime, profile)
@@ -562,7 +575,7 @@ def _check_column(
         forced = True
     threshold = THRESHOLDS[method]
     finite = score is not None and math.isfinite(score)
-    drifted = forced or (finite and _beyond(method, score, threshold))
+    drifted = forced or (finite and exceeds_threshold(method, score, threshold))
     return (
         ColumnDrift(
             column=name,
@@ -576,7 +589,7 @@ def _check_column(
     )
 
 
-def _beyond(method: str, score: float, threshold: float) -> bool:
+def exceeds_threshold(method: str, score: float, threshold: float) -> bool:
     """Evidently's comparison of each test: which side of the threshold is drift."""
     if method == KS:
         return score <= threshold

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from shared.checks import CheckRecord
+from shared.datasets import feature_columns_of
 from shared.db.schema import utcnow
 from shared.enums import RetrainingTrigger
 from shared.evaluation import compute_metrics
@@ -174,8 +175,9 @@ def _data_drift(runtime: Runtime, record: ModelRecord, current: pd.DataFrame, ch
 
 
 def _drift_columns(record: ModelRecord, reference: pd.DataFrame) -> list[str]:
-    skip = {record.config.target_column, record.config.timestamp_column}
-    return [column for column in reference.columns if column not in skip]
+    return feature_columns_of(
+        reference, record.config.target_column, record.config.timestamp_column
+    )
 
 
 def _finding(trigger: RetrainingTrigger, result: PerformanceResult | None) -> Finding | None:

@@ -298,8 +298,9 @@ def _monitors_following(
     """A promoted model's monitors: its training window as reference, its holdout as baseline.
 
     Otherwise drift against the old reference would keep firing after the model has adapted.
+    The first champion keeps the monitors the user set.
     """
-    if not record.monitors_initialized:
+    if not record.monitors_initialized or record.champion_version is None:
         return None
     path = runtime.model_dir(record.name) / f"reference-v{version}.parquet"
     candidate.training_window.to_parquet(path, index=False)

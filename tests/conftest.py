@@ -1,15 +1,19 @@
 """Fixtures shared by the whole suite: a private data directory per test, and Postgres.
 
 Every test that touches state gets its own ``RETRAINING_HOME`` (SQLite job store, MLflow
-store, reports), so no test sees another's rows. Postgres tests share one database created
-for this pytest session and dropped at its end.
+store, reports), so no test sees another's rows. Creating an MLflow store runs its migrations
+(seconds), so ``make_home`` starts each data directory from a copy of one empty store made
+once per session. Postgres tests share one database created for this pytest session and
+dropped at its end.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -35,6 +39,32 @@ def runtime(settings) -> Iterator[Runtime]:
 
 
 @pytest.fixture(scope="session")
+def mlflow_store_template(tmp_path_factory) -> Path:
+    """An initialized, empty MLflow tracking store (SQLite) to copy into data directories."""
+    from shared.registry import ModelRegistry
+
+    directory = tmp_path_factory.mktemp("mlflow_template")
+    registry = ModelRegistry(f"sqlite:///{directory / 'mlflow.db'}", directory / "artifacts")
+    assert registry.champion_version("nothing") is None  # creates the tables
+    return directory / "mlflow.db"
+
+
+@pytest.fixture(scope="session")
+def make_home(mlflow_store_template) -> Callable[..., Settings]:
+    """``make_home(directory, **env)``: settings for a data directory with a ready MLflow store.
+
+    ``env`` adds variables such as ``DATABASE_URL``; usable from fixtures of any scope.
+    """
+
+    def make(directory: Path, **env: str) -> Settings:
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copy(mlflow_store_template, directory / "mlflow.db")
+        return Settings.from_env({"RETRAINING_HOME": str(directory), **env})
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, uniquely named Postgres database for this session; dropped at the end.
 
@@ -53,9 +83,13 @@ def postgres_url() -> Iterator[str]:
     try:
         admin = psycopg2.connect(admin_dsn, connect_timeout=5)
     except psycopg2.OperationalError as exc:
+        problem = " ".join(str(exc).split())
+    else:
+        problem = None
+    if problem is not None:
         pytest.fail(
-            f"Postgres is unreachable at {base.render_as_string(hide_password=True)}: "
-            f"{str(exc).strip()}. Start it with scripts/ensure_services.sh, or point "
+            f"Postgres is unreachable at {base.render_as_string(hide_password=True)} "
+            f"({problem}). Start it with scripts/ensure_services.sh, or point "
             "TEST_DATABASE_URL at a server this user can create databases on.",
             pytrace=False,
         )

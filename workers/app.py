@@ -41,12 +41,17 @@ def create_celery(settings: Settings, config: WorkerConfig) -> Celery:
             DISPATCH_DUE: {"queue": CHECKS_QUEUE},
             RECONCILE: {"queue": CHECKS_QUEUE},
         },
+        # No "*" entry: Celery applies it after a task's own entry, so it would cut every
+        # training to the checks' limit.
         task_annotations={
             RUN_JOB: {
                 "soft_time_limit": config.job_soft_time_limit,
                 "time_limit": config.job_time_limit,
             },
-            "*": {"time_limit": config.check_time_limit},
+            **{
+                name: {"time_limit": config.check_time_limit}
+                for name in (RUN_CHECK, DISPATCH_DUE, RECONCILE)
+            },
         },
         beat_schedule=beat_schedule(config.dispatch_interval),
         timezone="UTC",

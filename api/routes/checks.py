@@ -14,7 +14,7 @@ from api.context import context
 from api.errors import Problem, is_unavailable
 from api.openapi import Resp, operation
 from api.presenters import check_out, check_url
-from api.routes.common import get_model, json_response
+from api.routes.common import get_model, is_uuid, json_response
 from api.schemas import CheckListOut, CheckOut, CheckQuery, ChecksQuery
 from shared.checks import CheckRecord
 from shared.db.schema import utcnow
@@ -50,7 +50,9 @@ def check(model_name: str, query: CheckQuery):
     Runs the drift and performance checks on the model's current data (its current source,
     else its recent served predictions, labelled ones carrying their outcomes) on a worker,
     and waits up to `wait` seconds for the answer: `needs_retraining`, `trigger`, `reason`,
-    `drift_score` and per-column results. Never starts a retraining itself.
+    `drift_score` and per-column results. While a check of the model is pending or running,
+    asking again answers with that check rather than queueing another. Never starts a
+    retraining itself.
     """
     record = get_model(model_name)
     ctx = context()
@@ -67,15 +69,17 @@ def check(model_name: str, query: CheckQuery):
             f"model {model_name!r} has no current data: configure data_sources.current, or "
             f"serve predictions with POST /models/{model_name}/predict",
         )
-    ctx.require_broker()
-    requested = runtime.checks.request(model_name)
-    try:
-        ctx.publisher.publish_check(model_name, requested.check_id, retrain_if_needed=False)
-    except Exception as exc:
-        runtime.checks.fail(requested.check_id, f"could not be queued: {exc}")
-        if is_unavailable(exc):
-            raise
-        raise Problem(503, "the check could not be queued; retry later") from exc
+    requested = _active_check(model_name)  # asked again meanwhile: the same check
+    if requested is None:
+        ctx.require_broker()
+        requested = runtime.checks.request(model_name)
+        try:
+            ctx.publisher.publish_check(model_name, requested.check_id, retrain_if_needed=False)
+        except Exception as exc:
+            runtime.checks.fail(requested.check_id, f"could not be queued: {exc}")
+            if is_unavailable(exc):
+                raise
+            raise Problem(503, "the check could not be queued; retry later") from exc
     wait = ctx.api.check_wait_seconds if query.wait is None else query.wait
     result = _wait_for(requested.check_id, wait)
     if result.status.is_terminal:
@@ -137,12 +141,24 @@ def check_report(model_name: str, check_id: str):
 
 def _find_check(model_name: str, check_id: str) -> CheckRecord:
     try:
-        found = context().runtime.checks.get(check_id)
+        found = context().runtime.checks.get(check_id) if is_uuid(check_id) else None
     except KeyError:
         found = None
     if found is None or found.model_name != model_name:
         raise Problem(404, f"model {model_name!r} has no check {check_id!r}", title="Unknown check")
     return found
+
+
+def _active_check(model_name: str) -> CheckRecord | None:
+    """A check of this model still pending or running (and not stale), if any."""
+    ctx = context()
+    cutoff = utcnow() - timedelta(seconds=ctx.api.check_timeout_seconds)
+    for recent in ctx.runtime.checks.list(model_name, 10, status=None):
+        if recent.status.is_terminal or recent.requested_at is None:
+            continue
+        if recent.requested_at >= cutoff:
+            return recent
+    return None
 
 
 def _wait_for(check_id: str, seconds: float) -> CheckRecord:

@@ -10,7 +10,7 @@ from api.context import context
 from api.errors import Problem, value_error_problem
 from api.openapi import Resp, operation
 from api.presenters import job_out, job_url, model_out, monitoring_out
-from api.routes.common import get_model, json_response
+from api.routes.common import get_model, is_uuid, json_response
 from api.schemas import (
     ConfigureOut,
     ConfigureRequest,
@@ -32,8 +32,9 @@ from api.schemas import (
 from api.validation import json_body
 from shared.db.schema import utcnow
 from shared.model_store import ModelRecord
-from shared.service import initialize_from_sources, submit_retraining
-from shared.sources import SourceError
+from shared.monitoring import initialize_monitors
+from shared.retrain import explain
+from shared.service import source_loader, submit_retraining
 
 bp = APIBlueprint("models", __name__)
 
@@ -94,16 +95,24 @@ def initialize(model_name: str, body: InitializeRequest):
     baseline metrics: those given, else the champion's on the reference data. No body needed.
     """
     record = get_model(model_name)
+    role = "reference" if "reference" in record.data_sources else "training"
+    if role not in record.data_sources:
+        raise Problem(
+            409,
+            f"model {model_name!r} has no reference data: configure data_sources.reference "
+            "(or data_sources.training, the reference when there is no other)",
+        )
     runtime = context().runtime
     try:
-        baseline = initialize_from_sources(runtime, model_name, body.baseline_metrics)
-    except SourceError as exc:
-        raise Problem(409, str(exc)) from None
+        reference = source_loader(record, role)()
+    except Exception as exc:  # the user's data: a missing file, a bad query, a broken loader
+        raise Problem(409, f"the {role} data could not be loaded: {explain(exc)}") from None
+    try:
+        baseline = initialize_monitors(runtime, model_name, reference, body.baseline_metrics)
     except ValueError as exc:
         if str(exc).startswith("baseline_metrics"):
             raise value_error_problem(exc) from None
-        raise Problem(409, f"the reference data cannot be used: {exc}") from None
-    role = "reference" if "reference" in record.data_sources else "training"
+        raise Problem(409, f"the {role} data cannot be used: {exc}") from None
     return json_response(
         InitializeOut(
             model_name=model_name,
@@ -246,7 +255,7 @@ def get_job(model_name: str, job_id: str):
     get_model(model_name)
     runtime = context().runtime
     try:
-        job = runtime.jobs.get(job_id)
+        job = runtime.jobs.get(job_id) if is_uuid(job_id) else None
     except KeyError:
         job = None
     if job is None or job.model_name != model_name:

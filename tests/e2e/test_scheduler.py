@@ -18,15 +18,10 @@ from retraining.synthetic import make_churn_frame
 from shared.enums import JobStatus
 from shared.events import list_events
 from shared.notifications import DriftAlert
-from shared.settings import Settings
 from training.pipeline import TrainingPipeline
 
 BASELINE = {"accuracy": 0.8, "f1_score": 0.76}
 CLEAN_SEED = 4  # a clean sample Evidently finds no drift in (checked: share 0.0)
-
-
-def settings_for(directory) -> Settings:
-    return Settings.from_env({"RETRAINING_HOME": str(directory)})
 
 
 class World:
@@ -55,6 +50,11 @@ class Recorder:
         self.seen.append(subject)
 
 
+class BrokenNotifier:
+    def notify(self, subject) -> None:
+        raise ConnectionError("slack is down")
+
+
 def churn_config(**overrides) -> RetrainingConfig:
     values = dict(
         model_name="churn",
@@ -70,7 +70,7 @@ def churn_config(**overrides) -> RetrainingConfig:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, make_home):
     """A scheduler whose first job made the champion, with monitors initialized."""
     world = World()
     recorder = Recorder()
@@ -79,7 +79,7 @@ def trained(tmp_path_factory):
         world.load,
         TrainingPipeline("automated_retraining", "sklearn"),
         notification_handler=recorder,
-        settings=settings_for(tmp_path_factory.mktemp("trained")),
+        settings=make_home(tmp_path_factory.mktemp("trained")),
     )
     first = scheduler.trigger_retraining(RetrainingTrigger.MANUAL, "initial model")
     second = scheduler.trigger_retraining(RetrainingTrigger.MANUAL, "same data again")
@@ -306,10 +306,14 @@ def test_a_new_scheduler_on_the_same_directory_sees_everything(trained):
 
 def test_a_due_schedule_runs_a_scheduled_job(trained):
     scheduler, _, _, first, _ = trained
+    planned = scheduler.schedule_periodic_retraining()  # turns schedule_enabled on
     now = datetime.now(UTC)
-    scheduler.runtime.models.set_schedule("churn", now - timedelta(days=10))
+    assert now < planned <= now + timedelta(days=1)
+    assert scheduler.run_due_work(now) == []  # not due yet
+    scheduler.runtime.models.set_schedule("churn", planned - timedelta(days=21))  # missed 3
     try:
         (job,) = scheduler.run_due_work(now)
+        assert scheduler.run_due_work(now) == []  # the missed runs are run once
     finally:
         scheduler.runtime.models.set_schedule("churn", None)
     assert (job.trigger, job.status) == (RetrainingTrigger.SCHEDULED, JobStatus.COMPLETED)
@@ -317,10 +321,10 @@ def test_a_due_schedule_runs_a_scheduled_job(trained):
     assert scheduler.runtime.models.get("churn").champion_version == first.model_version
 
 
-def test_a_better_model_is_promoted_only_with_auto_promote(tmp_path):
+def test_a_better_model_is_promoted_only_with_auto_promote(tmp_path, make_home):
     """The world drifts: a model retrained on new data beats the old champion on new data."""
     world = World()
-    settings = settings_for(tmp_path)
+    settings = make_home(tmp_path / "home")
     pipeline = TrainingPipeline("automated_retraining", "sklearn")
     cautious = RetrainingScheduler(
         churn_config(auto_promote=False), world.load, pipeline, settings=settings
@@ -344,10 +348,21 @@ def test_a_better_model_is_promoted_only_with_auto_promote(tmp_path):
     finally:
         cautious.close()
 
-    eager = RetrainingScheduler(churn_config(), world.load, pipeline, settings=settings)
+    eager = RetrainingScheduler(
+        churn_config(),
+        world.load,
+        pipeline,
+        notification_handler=BrokenNotifier(),
+        settings=settings,
+    )
     try:
         promoted = eager.trigger_retraining(RetrainingTrigger.MANUAL, "promote it")
+        # the notifier raised: the job is completed and promoted all the same
+        assert promoted.status == JobStatus.COMPLETED, promoted.error
         assert promoted.promoted is True, promoted.promotion_reason
+        (failure,) = list_events(eager.runtime.engine, kind="notification_failed")
+        assert failure["details"]["job_id"] == promoted.job_id
+        assert "slack is down" in failure["details"]["error"]
         assert promoted.champion_metrics["accuracy"] == held.champion_metrics["accuracy"]
         assert eager.runtime.models.get("churn").champion_version == promoted.model_version
         assert eager.runtime.registry.champion_version("churn") == promoted.model_version

@@ -27,6 +27,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from retraining.scheduler import RetrainingConfig, RetrainingScheduler, RetrainingTrigger
 from retraining.synthetic import make_churn_frame
 from shared.enums import JobStatus
+from shared.events import list_events
 
 # -- the specification's snippets, verbatim -------------------------------------------------
 
@@ -301,9 +302,9 @@ def world():
 
 
 @pytest.fixture(scope="module")
-def namespace(tmp_path_factory, world):
+def namespace(tmp_path_factory, make_home, world):
     """The user's module after Basic Setup, Initialize Monitors and a first Manual trigger."""
-    home = tmp_path_factory.mktemp("spec_home")
+    home = make_home(tmp_path_factory.mktemp("spec_home")).home
     with pytest.MonkeyPatch.context() as env:
         env.setenv("RETRAINING_HOME", str(home))
         for name in ("DATABASE_URL", "MLFLOW_TRACKING_URI", "REDIS_URL"):
@@ -347,13 +348,21 @@ def test_basic_setup_builds_the_scheduler_in_retraining_home(ns):
     assert scheduler.model_name == "my_model"
     assert scheduler.config.schedule_enabled and scheduler.config.auto_promote
     home = scheduler.runtime.settings.home
+    assert home.name.startswith("spec_home")  # RETRAINING_HOME, as the user set it
     assert (home / "retraining.db").exists() and (home / "mlflow.db").exists()
 
 
 def test_initialize_monitors_stores_the_baseline(ns):
-    record = ns["scheduler"].runtime.models.get("my_model")
-    assert record.baseline_metrics == {"accuracy": 0.85, "f1_score": 0.83}
+    scheduler = ns["scheduler"]
+    (initialized,) = list_events(
+        scheduler.runtime.engine, model_name="my_model", kind="monitors_initialized"
+    )
+    assert initialized["details"]["baseline_metrics"] == {"accuracy": 0.85, "f1_score": 0.83}
+    record = scheduler.runtime.models.get("my_model")
     assert record.monitors_initialized
+    # the first champion keeps the monitors the user set; only a replacement moves them
+    assert ns["first_job"].promoted
+    assert record.baseline_metrics == {"accuracy": 0.85, "f1_score": 0.83}
 
 
 def test_the_first_manual_trigger_makes_a_champion(ns):
@@ -372,7 +381,8 @@ def test_performance_degradation(ns):
     run(spec(PERFORMANCE_DEGRADATION), ns)
     assert ns["needs_retraining"] is True
     assert ns["trigger"] == RetrainingTrigger.PERFORMANCE_DEGRADATION
-    assert "accuracy 0.85 -> 0.78" in ns["reason"] and "f1_score 0.83 -> 0.75" in ns["reason"]
+    assert "-> 0.78" in ns["reason"] and "-> 0.75" in ns["reason"]
+    assert "dropped more than the 5.0% threshold" in ns["reason"]
 
 
 def test_data_drift(ns):

@@ -18,9 +18,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from dist_harness import Processes, Stack
 from sqlalchemy.engine import make_url
 
-from dist_harness import Processes, Stack
 from shared.settings import normalize_database_url
 
 DEFAULT_DATABASE_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

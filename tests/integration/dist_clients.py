@@ -28,7 +28,9 @@ def trigger_rounds(
     ``("error", front_door, traceback)``.
     """
     try:
-        results.put(("ok", front_door, _rounds(env, front_door, models, rounds, barrier, wait_timeout)))
+        results.put(
+            ("ok", front_door, _rounds(env, front_door, models, rounds, barrier, wait_timeout))
+        )
     except BaseException:
         barrier.abort()  # the other client must not wait for this one forever
         results.put(("error", front_door, traceback.format_exc()))
@@ -56,6 +58,7 @@ def _front_door(front_door: str, settings, models: list[str]):
     if front_door == SCHEDULER:
         import dist_loaders
         from dist_harness import model_config
+
         from retraining.scheduler import RetrainingScheduler
         from training.pipeline import TrainingPipeline
 

@@ -7,6 +7,8 @@ its pool children, and teardown can always stop whatever is left.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -27,7 +29,6 @@ from shared.db.schema import events, jobs
 from shared.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parents[1]
 T = TypeVar("T")
 
 # Variables a test process may have inherited that would point a child somewhere else.
@@ -44,7 +45,7 @@ def wait_until(
     interval: float = 0.25,
     diagnostics: Callable[[], str] | None = None,
 ) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` at the deadline."""
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` at timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -70,6 +71,8 @@ class Proc:
     name: str
     popen: subprocess.Popen
     log_path: Path
+    ready_pattern: str | None = None
+    service: bool = False  # a server the others use: stopped after them
 
     @property
     def pid(self) -> int:
@@ -97,11 +100,14 @@ class Proc:
 
         return wait_until(found, timeout, f"{self.name} to log {pattern!r}", diagnostics=self.tail)
 
+    def wait_ready(self, timeout: float = 60) -> Proc:
+        if self.ready_pattern is not None:
+            self.wait_for_log(self.ready_pattern, timeout)
+        return self
+
     def signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def kill(self) -> None:
         """SIGKILL the whole process group (a worker and its pool children) and reap it."""
@@ -111,16 +117,12 @@ class Proc:
     def stop(self, grace: float = 5.0) -> None:
         if self.alive():
             self.signal_group(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         # pool children outlive a parent that died first: the group goes in every case
         self.signal_group(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 @dataclass
@@ -130,7 +132,9 @@ class Processes:
     log_dir: Path
     started: list[Proc] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Proc:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str], cwd: Path, *, service: bool = False
+    ) -> Proc:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
@@ -143,13 +147,20 @@ class Processes:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        proc = Proc(name, popen, log_path)
+        proc = Proc(name, popen, log_path, service=service)
         self.started.append(proc)
         return proc
 
-    def stop_all(self) -> None:
-        for proc in reversed(self.started):
-            proc.stop()
+    def stop_all(self, grace: float = 5.0) -> None:
+        # clients first, so that no worker is left waiting for a server that went away
+        for services in (False, True):
+            procs = [proc for proc in self.started if proc.service is services]
+            for proc in procs:
+                if proc.alive():
+                    proc.signal_group(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            for proc in procs:
+                proc.stop(grace=max(0.1, deadline - time.monotonic()))
 
     def tails(self) -> str:
         return "\n".join(f"--- {p.name} ({p.log_path}) ---\n{p.tail(60)}" for p in self.started)
@@ -203,26 +214,26 @@ class Stack:
         pool: str = "solo",
         concurrency: int | None = None,
         env: dict[str, str] | None = None,
-        ready_timeout: float = 60,
+        wait: bool = True,
     ) -> Proc:
-        """A ``retrain worker`` with a node name of its own, returned once it is ready."""
+        """A ``retrain worker`` with a node name of its own; with ``wait``, once it is ready."""
         argv = retrain_command("worker", "--pool", pool, "--hostname", f"{name}@%h")
         argv += ["--queues", queues] if queues else []
         argv += ["--concurrency", str(concurrency)] if concurrency else []
         proc = self.processes.start(name, argv, self.env(**(env or {})), cwd=self.home)
-        proc.wait_for_log(rf"{re.escape(name)}@\S+ ready\.", ready_timeout)
-        return proc
+        proc.ready_pattern = rf"{re.escape(name)}@\S+ ready\."
+        return proc.wait_ready() if wait else proc
 
     def start_beat(
-        self, name: str, *, env: dict[str, str] | None = None, ready_timeout: float = 60
+        self, name: str, *, env: dict[str, str] | None = None, wait: bool = True
     ) -> Proc:
-        """A ``retrain beat``; each Beat gets its own home for its schedule file."""
+        """A ``retrain beat``; each Beat gets its own home, so its own schedule file."""
         home = self.home.parent / f"{name}-home"
         home.mkdir(parents=True, exist_ok=True)
         proc_env = self.env(RETRAINING_HOME=str(home), **(env or {}))
         proc = self.processes.start(name, retrain_command("beat"), proc_env, cwd=home)
-        proc.wait_for_log(r"beat: Starting", ready_timeout)
-        return proc
+        proc.ready_pattern = r"beat: Starting"
+        return proc.wait_ready() if wait else proc
 
 
 # -- a private Redis server --------------------------------------------------------------------
@@ -248,7 +259,11 @@ class RedisServer:
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         argv += ["--appendonly", "no", "--daemonize", "no"]
         self.proc = self.processes.start(
-            f"redis-{self.port}-{self.starts}", argv, dict(os.environ), self.processes.log_dir
+            f"redis-{self.port}-{self.starts}",
+            argv,
+            dict(os.environ),
+            self.processes.log_dir,
+            service=True,
         )
         wait_until(self.ping, 15, f"redis-server on port {self.port} to answer")
 
@@ -313,10 +328,8 @@ class PostgresCluster:
 
     def destroy(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(AssertionError):
                 self.stop("immediate")
-            except AssertionError:
-                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _ctl(self, action: str) -> None:
@@ -374,6 +387,7 @@ def configure_models(settings: Settings, names: Iterable[str], **overrides: Any)
     training loader is recorded by its import path, ``dist_loaders:training_data``.
     """
     import dist_loaders
+
     from retraining.scheduler import RetrainingScheduler
     from training.pipeline import TrainingPipeline
 
@@ -441,7 +455,7 @@ def assert_never_two_running(engine: sa.Engine, model_name: str) -> list[Running
     """No model ever had two running jobs: by replay, and by the spans' wall-clock times."""
     spans, most_at_once = running_intervals(engine, model_name)
     assert most_at_once <= 1, f"{model_name}: {most_at_once} jobs were running at once"
-    for before, after in zip(spans, spans[1:], strict=False):
+    for before, after in itertools.pairwise(spans):
         assert before.ended_at is not None and before.ended_at <= after.started_at, (
             f"{model_name}: running spans overlap: {before} and {after}"
         )

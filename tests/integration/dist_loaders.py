@@ -22,3 +22,8 @@ def training_data() -> pd.DataFrame:
     if delay > 0:
         time.sleep(delay)
     return make_churn_frame(ROWS, seed=7)
+
+
+def drifted_current_data() -> pd.DataFrame:
+    """Production data after a market change: inputs and their relation to churn moved."""
+    return make_churn_frame(600, drift=1.0, seed=11)

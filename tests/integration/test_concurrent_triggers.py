@@ -12,9 +12,9 @@ import multiprocessing
 from collections import defaultdict
 
 import pytest
-
 from dist_clients import SCHEDULER, SERVICE, trigger_rounds
 from dist_harness import assert_never_two_running, configure_models, job_rows
+
 from shared.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -27,11 +27,12 @@ def test_twenty_jobs_from_two_processes_complete_one_running_per_model(
     make_stack, database_url, redis_url
 ):
     # a short pause in each load keeps a job active while the other client is still triggering
-    stack = make_stack(database_url, redis_url, DIST_LOAD_SLEEP="0.3")
+    stack = make_stack(database_url, redis_url, DIST_LOAD_SLEEP="0.5")
     settings = stack.settings()
     configure_models(settings, MODELS)
-    stack.start_worker("worker1")
-    stack.start_worker("worker2")
+    workers = [stack.start_worker(name, wait=False) for name in ("worker1", "worker2")]
+    for worker in workers:
+        worker.wait_ready()
 
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)

@@ -109,7 +109,8 @@ INVALID = [
     ("promotion_stage", "Prod", "Staging"),
     ("notification_email", "nobody", "e-mail"),
     ("target_column", "", "column name"),
-    ("primary_metric", "smiles", "unknown metric"),
+    ("primary_metric", "smiles", "not a metric training computes"),
+    ("primary_metric", "log_loss", "not a metric training computes"),
 ]
 
 
@@ -131,9 +132,9 @@ def test_timestamp_column_must_differ_from_target():
         RetrainingConfig(timestamp_column="target")
 
 
-def test_custom_primary_metric_needs_its_direction():
-    config = RetrainingConfig(primary_metric="profit", primary_metric_higher_is_better=True)
-    assert config.primary_metric == "profit"
+@pytest.mark.parametrize("metric", ["accuracy", "f1_score", "roc_auc", "rmse", "mae", "r2"])
+def test_a_primary_metric_training_computes_is_accepted(metric):
+    assert RetrainingConfig(primary_metric=metric).primary_metric == metric
 
 
 def test_from_dict_round_trips_and_names_an_unknown_field():

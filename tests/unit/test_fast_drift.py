@@ -29,6 +29,7 @@ from shared.fast_drift import (
     j_functional,
     profile_for,
     profile_path_for,
+    reference_columns_of,
     run_fast_drift,
     sampled_wasserstein,
     wait_for_reports,
@@ -432,13 +433,12 @@ def test_profile_for_builds_once_beside_the_reference_and_follows_new_columns(tm
     wider = profile_for(reference_path, ["normal", "plan"])
 
     assert profile_path_for(reference_path) == tmp_path / "reference-v3.drift-profile.npz"
+    assert reference_columns_of(reference_path) == list(make_frame(1, 10).columns)
     assert first.column_names == ["normal", "city"]  # "gone" is not in the reference
     assert again is first  # cached: not read again
-    assert wider.column_names == ["normal", "plan"]
-    assert ReferenceProfile.load(profile_path_for(reference_path)).column_names == [
-        "normal",
-        "plan",
-    ]
+    assert wider.column_names == ["normal", "city", "plan"]  # rebuilt with the new column
+    stored = ReferenceProfile.load(profile_path_for(reference_path))
+    assert stored.column_names == wider.column_names
 
 
 def test_profile_file_of_another_format_is_refused(tmp_path):
