@@ -2,16 +2,13 @@
 
 A check is usually run and stored in one go. It can also be *requested* first (a pending row,
 so an HTTP client gets its id at once), picked up by a worker (running), and finished there:
-the worker runs the ordinary check inside ``reserving(check_id)`` so the result lands on the
+the worker runs the ordinary check with that ``check_id``, so the result lands on the
 requested row instead of a new one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,8 +23,6 @@ from shared.enums import RetrainingTrigger
 from shared.events import record_event
 
 _DATETIME_FIELDS = ("created_at", "requested_at", "started_at", "completed_at")
-# The id the check being run in this thread (or task) must take: a requested check's.
-_reserved_id: ContextVar[str | None] = ContextVar("reserved_check_id", default=None)
 
 
 class CheckStatus(StrEnum):
@@ -84,18 +79,7 @@ class CheckRepository:
 
     @staticmethod
     def new_id() -> str:
-        """A fresh id, or the requested check's while ``reserving`` is in effect."""
-        return _reserved_id.get() or str(uuid.uuid4())
-
-    @staticmethod
-    @contextlib.contextmanager
-    def reserving(check_id: str) -> Iterator[None]:
-        """Inside the block, the next check run in this context completes ``check_id``."""
-        token = _reserved_id.set(check_id)
-        try:
-            yield
-        finally:
-            _reserved_id.reset(token)
+        return str(uuid.uuid4())
 
     def request(self, model_name: str) -> CheckRecord:
         """A pending check for a worker to run; its id is known before it runs."""

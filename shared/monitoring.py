@@ -64,8 +64,12 @@ def run_check(
     current: pd.DataFrame,
     current_metrics: dict[str, float] | None = None,
     notifier: Notifier | None = None,
+    check_id: str | None = None,
 ) -> CheckRecord:
-    """Run every applicable check on ``current`` and store the result."""
+    """Run every applicable check on ``current`` and store the result.
+
+    ``check_id``: a requested check's id, so the result completes that row.
+    """
     if not isinstance(current, pd.DataFrame):
         raise ValueError("current_data: must be a pandas DataFrame")
     if current_metrics is not None:
@@ -76,7 +80,7 @@ def run_check(
             f"monitors of {model_name!r} are not initialized: call initialize_monitors() first"
         )
     config = record.config
-    check_id = runtime.checks.new_id()
+    check_id = check_id or runtime.checks.new_id()
     if len(current) < config.min_samples_for_check:
         reason = (
             f"not enough data to check: {len(current)} rows, "

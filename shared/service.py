@@ -104,12 +104,16 @@ def initialize_from_sources(
 
 
 def check_from_sources(
-    runtime: Runtime, model_name: str, notifier: Notifier | None = None
+    runtime: Runtime,
+    model_name: str,
+    notifier: Notifier | None = None,
+    check_id: str | None = None,
 ) -> CheckRecord:
+    """Check the model on its current data; ``check_id`` completes a requested check."""
     record = runtime.models.get(model_name)
     current = current_data(runtime, record)
     notifier = notifier or default_notifier(record.config.notification_email)
-    return run_check(runtime, model_name, current, None, notifier)
+    return run_check(runtime, model_name, current, None, notifier, check_id=check_id)
 
 
 def current_data(runtime: Runtime, record: ModelRecord) -> pd.DataFrame:
@@ -151,9 +155,7 @@ def run_requested_check(
     if claimed is None:
         return None
     try:
-        with runtime.checks.reserving(check_id):
-            check_from_sources(runtime, claimed.model_name, notifier)
-        return runtime.checks.get(check_id)
+        return check_from_sources(runtime, claimed.model_name, notifier, check_id)
     except Exception as exc:
         logger.warning("check %s of %s failed: %s", check_id, claimed.model_name, exc)
         return runtime.checks.fail(check_id, explain(exc)) or runtime.checks.get(check_id)

@@ -366,7 +366,13 @@ def test_a_better_model_is_promoted_only_with_auto_promote(tmp_path, make_home):
         assert promoted.champion_metrics["accuracy"] == held.champion_metrics["accuracy"]
         assert eager.runtime.models.get("churn").champion_version == promoted.model_version
         assert eager.runtime.registry.champion_version("churn") == promoted.model_version
-        assert eager.runtime.models.get("churn").champion_metrics == promoted.metrics
+        record = eager.runtime.models.get("churn")
+        assert record.champion_metrics == promoted.metrics
+        # the monitors follow the replacing champion: its training window is the reference
+        assert record.reference_path.endswith(f"reference-v{promoted.model_version}.parquet")
+        assert record.baseline_metrics == {k: promoted.metrics[k] for k in baseline}
+        again = eager.check_retraining_needed(make_churn_frame(500, seed=22, drift=1.0))
+        assert again.trigger != RetrainingTrigger.DATA_DRIFT, again.reason
     finally:
         eager.close()
 
