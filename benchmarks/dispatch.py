@@ -169,6 +169,12 @@ def measure(url: str, home: Path, repeats: int, rounds: int) -> dict[str, Any]:
     started = time.perf_counter()
     due = populate(runtime.engine, now)
     populate_seconds = time.perf_counter() - started
+    reading = []
+    for _ in range(repeats):
+        reset_due(runtime.engine, now)
+        started = time.perf_counter()
+        runtime.models.due(now)  # the tick's one read: every due model's row
+        reading.append(time.perf_counter() - started)
     results = {}
     for variant, claim in (("product", claim_due_work), ("batched", claim_due_work_batched)):
         busy, idle, claimed_counts = [], [], []
@@ -189,6 +195,7 @@ def measure(url: str, home: Path, repeats: int, rounds: int) -> dict[str, Any]:
         results[variant] = {
             "due": due,
             "populate_seconds": populate_seconds,
+            "read_due": reading,
             "busy": busy,
             "idle": idle,
             "claimed": claimed_counts,
@@ -320,15 +327,47 @@ def verdict_lines(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for backend, result in flat(results).items():
         median = statistics.median(result["busy"])
+        spread = f"{min(result['busy']):.3f}-{max(result['busy']):.3f}"
         met = "met" if median < TARGET_SECONDS else "NOT met"
+        if median < TARGET_SECONDS <= max(result["busy"]):
+            met += f" by the median only (slowest tick {max(result['busy']):.3f} s)"
         overlap = sum(r["overlap"] for r in result["races"])
         missed = sum(r["due"] - r["total"] for r in result["races"])
         lines.append(
-            f"- {backend}: busy tick {median:.3f} s, target < {TARGET_SECONDS:.0f} s {met}; "
+            f"- {backend}: busy tick {median:.3f} s (median; {spread}), target "
+            f"< {TARGET_SECONDS:.0f} s {met}; "
             f"{overlap} run(s) claimed twice and {missed} missed over "
             f"{len(result['races'])} race rounds (each round: two processes, "
             f"{result['due']:,} due runs)."
         )
+    return lines
+
+
+def cause_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["Where a busy tick's time goes:", ""]
+    for backend, variants in results.items():
+        product, batched = variants["product"], variants["batched"]
+        read = statistics.median(product["read_due"])
+        busy = statistics.median(product["busy"])
+        lines.append(
+            f"- {backend}: reading the {product['due']:,} due models' rows "
+            f"{read:.3f} s; the {product['due']:,} claims, one compare-and-set transaction "
+            f"each, {busy - read:.3f} s ({(busy - read) / product['due'] * 1000:.2f} ms per "
+            f"claim); the same claims in one transaction: "
+            f"{statistics.median(batched['busy']) - read:.3f} s."
+        )
+    lines += [
+        "",
+        "Cause: `claim_due_work` commits each claim on its own (`ModelRepository.advance` opens "
+        "a transaction per due run), so a tick with 1,000 due runs pays 1,000 commits and "
+        "round trips; on Postgres every commit waits for its WAL flush. The `batched "
+        "prototype` rows (in this benchmark only, the product is unchanged) keep the same "
+        "compare-and-set `UPDATE ... WHERE name = :n AND <due column> = :expected` per run "
+        "but commit once per tick; its race rounds show the same guarantee (no run claimed "
+        "twice, none missed), since a concurrent dispatcher's update of a row makes the "
+        "other's match nothing. Proposal for the core's owners: claim a tick's due runs in "
+        "one transaction (or in chunks of a few hundred, to keep row locks short).",
+    ]
     return lines
 
 
@@ -366,6 +405,8 @@ def main(argv: list[str] | None = None) -> None:
     print(text_table(HEADERS, table_rows(results)))
     print()
     print("\n".join(verdict_lines(results)))
+    print()
+    print("\n".join(cause_lines(results)))
     if args.no_doc:
         return
     body = "\n".join(
@@ -385,6 +426,8 @@ def main(argv: list[str] | None = None) -> None:
             "Target (issue 5): under 1 s per tick.",
             "",
             *verdict_lines(results),
+            "",
+            *cause_lines(results),
         ]
     )
     print(f"\nwritten to {update_doc('dispatch', body)}")

@@ -112,7 +112,7 @@ class CheckRepository:
             result = connection.execute(
                 checks.update()
                 .where(checks.c.id == check_id, checks.c.status == str(CheckStatus.PENDING))
-                .values(status=str(CheckStatus.RUNNING), started_at=utcnow())
+                .values(status=str(CheckStatus.RUNNING), started_at=utcnow(), reason="running")
             )
         return self.get(check_id) if result.rowcount == 1 else None
 
@@ -155,7 +155,7 @@ class CheckRepository:
             result = connection.execute(
                 checks.update()
                 .where(checks.c.id == record.check_id, checks.c.status.in_(_ACTIVE))
-                .values(**{k: v for k, v in values.items() if k != "id"})
+                .values(**{k: v for k, v in values.items() if k not in ("id", "created_at")})
             )
             if result.rowcount != 1:
                 try:

@@ -45,9 +45,9 @@ def initialize_monitors(
     if not isinstance(reference_data, pd.DataFrame) or reference_data.empty:
         raise ValueError("reference_data: must be a non-empty pandas DataFrame")
     record = runtime.models.get(model_name)
-    baseline = dict(baseline_metrics or {})
-    if not baseline:
-        baseline = _champion_metrics_on(runtime, record, reference_data) or {}
+    # Without one, the champion's holdout metrics: scoring it on the reference would flatter
+    # it whenever the reference overlaps its training data.
+    baseline = dict(baseline_metrics or record.champion_metrics or {})
     _require_numbers(baseline, "baseline_metrics")
     path = runtime.model_dir(model_name) / "reference.parquet"
     try:

@@ -154,7 +154,7 @@ def _not_ready(database: ComponentOut, broker: ComponentOut) -> Response:
     down = [n for n, c in (("the database", database), ("the broker", broker)) if not c.reachable]
     return problem_response(
         503,
-        f"{' and '.join(down)} unreachable",
+        f"{' and '.join(down)} {'are' if len(down) > 1 else 'is'} unreachable",
         headers={"Retry-After": "5"},
         database=database.model_dump(mode="json"),
         broker=broker.model_dump(mode="json"),
