@@ -164,6 +164,32 @@ def worker(spec: dict[str, Any]) -> None:
                 "drift_share": run.result.drift_share,
             }
         )
+    elif kind == "html":
+        from shared.fast_drift import (
+            HTML_MAX_ROWS,
+            ReferenceProfile,
+            run_fast_drift,
+            write_html_report,
+        )
+
+        current = make_frame(rows, CURRENT_SEED, spec["shifted"])
+        result = run_fast_drift(spec["profile"], current).result
+        profile = ReferenceProfile.load(spec["profile"])
+        html_path = Path(spec["profile"]).with_suffix(".html")
+        release_free_memory()
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            write_html_report(profile, current, result, html_path)
+            elapsed = time.perf_counter() - started
+        emit(
+            {
+                "seconds": elapsed,
+                "added": memory.added,
+                "peak": memory.peak,
+                "rows": HTML_MAX_ROWS,
+                "html_bytes": html_path.stat().st_size,
+            }
+        )
     elif kind == "evidently":
         started = time.perf_counter()
         from evidently import DataDefinition, Dataset, Report
@@ -281,6 +307,9 @@ def run(sizes: list[int], evidently_max_rows: int, workdir: Path) -> dict[str, A
                 case["agreement"] = compare(case["evidently"], case["fast"])
                 if "fast_exact" in case:
                     case["agreement_exact"] = compare(case["evidently"], case["fast_exact"])
+            if shifted and rows == max(sizes):  # the HTML on bounded samples, once
+                results["html"] = run_worker(MODULE, {**base, "kind": "html"})
+                results["html"]["data_rows"] = rows
             results["cases"].append(case)
             ev = case.get("evidently", {}).get("seconds")
             print(
@@ -443,6 +472,16 @@ def markdown(results: dict[str, Any], info, started, loads, cmd) -> str:
             build_rows(results),
         ),
     ]
+    if "html" in results:
+        html = results["html"]
+        parts += [
+            "",
+            f"Evidently's HTML report for a stored check (off the decision's path: a background "
+            f"thread after the verdict), {html['data_rows']:,} current rows, shifted data: "
+            f"{html['seconds']:.1f} s and {html['added'] / MB:,.0f} MB added, on seeded "
+            f"samples of at most {html['rows']:,} reference and current rows "
+            f"(`shared.fast_drift.write_html_report`); page {html['html_bytes'] / MB:.1f} MB.",
+        ]
     detailed = [c for c in results["cases"] if c["shifted"] and "evidently" in c]
     if detailed:
         case = max(detailed, key=lambda c: c["rows"])

@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     flower = commands.add_parser("flower", help="the Flower dashboard")
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="127.0.0.1")
+    flower.add_argument(
+        "--read-only",
+        action="store_true",
+        default=os.environ.get("FLOWER_READ_ONLY", "").lower() in ("1", "true", "yes"),
+        help="watch only: refuse every request that would steer workers or tasks "
+        "(also FLOWER_READ_ONLY=true)",
+    )
     flower.set_defaults(run=_flower)
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
@@ -105,7 +112,11 @@ def _flower(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return _celery("flower", *extra)
+    _require_broker()
+    read_only = ["--read-only"] if args.read_only else []
+    command = [sys.executable, "-m", "workers.flower", *read_only, *extra]
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def _migrate(_args: argparse.Namespace) -> int:
