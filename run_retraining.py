@@ -75,7 +75,7 @@ def main() -> None:
         performance_threshold=0.05,
         drift_threshold=0.3,
         min_training_samples=1000,
-        training_data_window_days=30,
+        training_data_window_days=14,
         timestamp_column="timestamp",
         auto_promote=True,
         promotion_min_improvement=0.01,
@@ -106,7 +106,8 @@ def main() -> None:
         show_job(scheduler.trigger_retraining(trigger, reason))
     after = world.advance(days=3, n_rows=1500, drift=1.0, seed=5)
     needs, trigger, reason = scheduler.check_retraining_needed(after)
-    print(f"next window, monitors now follow the new champion: needs retraining: {needs}")
+    print(f"next window (monitors now follow the new champion): needs retraining: {needs}")
+    print(f"  {reason}")
 
     step("4. a manual retraining")
     show_job(scheduler.trigger_retraining(RetrainingTrigger.MANUAL, "New feature added"))

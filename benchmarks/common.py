@@ -208,3 +208,156 @@ def seconds(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+# -- shared by the benchmarks that start services (queue, api) ---------------------------------
+
+POSTGRES_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+REDIS_SERVER = "redis://127.0.0.1:6379"
+_REDIS_CLAIM_KEY = "retraining-bench:claimed-by"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), linear between the closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class postgres_database:
+    """A fresh database ``<prefix>_<random>`` on the server for the block; dropped after it.
+
+    ``server``: a SQLAlchemy URL of the server's ``postgres`` database. ``with`` gives the
+    new database's SQLAlchemy URL.
+    """
+
+    def __init__(self, prefix: str, server: str = POSTGRES_SERVER) -> None:
+        import uuid
+
+        from sqlalchemy.engine import make_url
+
+        self.admin = make_url(server).set(drivername="postgresql", database="postgres")
+        self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.url = make_url(server).set(drivername="postgresql+psycopg2", database=self.name)
+
+    def _execute(self, sql: str) -> None:
+        import psycopg2
+
+        connection = psycopg2.connect(self.admin.render_as_string(hide_password=False))
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> str:
+        self._execute(f'CREATE DATABASE "{self.name}"')
+        return self.url.render_as_string(hide_password=False)
+
+    def __exit__(self, *exc: object) -> None:
+        # FORCE: a process stopped by the benchmark may have left sessions behind
+        self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class redis_database:
+    """A Redis database number (1-15) nobody else uses, for the block; emptied before and after.
+
+    Claimed like the integration tests do: SET NX of a marker key, kept only when the marker
+    is alone in it (someone else's data is never flushed). ``with`` gives its URL.
+    """
+
+    def __init__(self, server: str = REDIS_SERVER) -> None:
+        self.server = server.rstrip("/")
+        self.client = None
+
+    def __enter__(self) -> str:
+        import random
+        import uuid
+
+        import redis
+
+        token = uuid.uuid4().hex
+        numbers = list(range(1, 16))
+        random.shuffle(numbers)
+        for number in numbers:
+            client = redis.Redis.from_url(f"{self.server}/{number}")
+            if client.set(_REDIS_CLAIM_KEY, token, nx=True, ex=3600) and client.dbsize() == 1:
+                client.flushdb()
+                client.set(_REDIS_CLAIM_KEY, token, ex=3600)
+                self.client = client
+                return f"{self.server}/{number}"
+            if client.get(_REDIS_CLAIM_KEY) == token.encode():
+                client.delete(_REDIS_CLAIM_KEY)  # someone else's data is there: leave it
+            client.close()
+        raise RuntimeError(f"no free Redis database (1-15) on {self.server}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.flushdb()
+            self.client.close()
+
+
+def start_process(argv: Sequence[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A child in its own session (so its pool children can be stopped with it), logging to a
+    file; stop it with :func:`stop_process`."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        list(argv), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    process.log_file = log  # type: ignore[attr-defined]
+    return process
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM (a warm shutdown), then SIGKILL of the process group it leads if it lingers."""
+    import signal
+
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    log = getattr(process, "log_file", None)
+    if log is not None:
+        log.close()
+
+
+def child_env(**values: str) -> dict[str, str]:
+    """This environment without the product's variables, plus ``values``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not re.match(r"^(RETRAINING_\w+|DATABASE_URL|REDIS_URL|MLFLOW_\w+)$", key)
+    }
+    return {**env, "PYTHONWARNINGS": "ignore", **values}
+
+
+def log_problems(path: Path, limit: int = 5, ignore: str | None = None) -> tuple[int, list[str]]:
+    """Lines of a process's log that report an error or a traceback (but not those matching
+    the regular expression ``ignore``: errors the benchmark causes on purpose): how many, and
+    the first few."""
+    if not path.exists():
+        return 0, []
+    lines = path.read_text(errors="replace").splitlines()
+    found = [
+        line
+        for line in lines
+        if re.search(r"Traceback|\bERROR\b|\bCRITICAL\b", line)
+        and not (ignore and re.search(ignore, line))
+    ]
+    return len(found), found[:limit]

@@ -121,24 +121,24 @@ def _validated_columns(reference: Any, current: Any, columns: Any) -> list[str]:
 def _column_issue(reference: pd.DataFrame, current: pd.DataFrame, name: str) -> str | None:
     if name not in current.columns:
         return MISSING_IN_CURRENT
-    if not _has_values(current[name]):
+    if not column_has_values(current[name]):
         return ALL_MISSING_IN_CURRENT
-    if not _has_values(reference[name]):
+    if not column_has_values(reference[name]):
         return ALL_MISSING_IN_REFERENCE
-    if _is_numeric(reference[name]) and not _is_numeric(current[name]):
+    if is_numeric(reference[name]) and not is_numeric(current[name]):
         return NOT_NUMERIC_IN_CURRENT
     return None
 
 
-def _has_values(series: pd.Series) -> bool:
+def column_has_values(series: pd.Series) -> bool:
     present = series.dropna()
-    if _is_numeric(present):
+    if is_numeric(present):
         # Evidently drops infinities along with NaN, so an all-inf column is empty to it too.
         present = present[np.isfinite(present.astype(float))]
     return not present.empty
 
 
-def _is_numeric(series: pd.Series) -> bool:
+def is_numeric(series: pd.Series) -> bool:
     # Booleans are categories: Evidently's numeric tests crash on them (numpy bool subtract).
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
@@ -157,7 +157,7 @@ def _run_evidently(
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    numerical = [name for name in reference.columns if _is_numeric(reference[name])]
+    numerical = [name for name in reference.columns if is_numeric(reference[name])]
     categorical = [name for name in reference.columns if name not in numerical]
     # Every column list is given, so Evidently guesses nothing (no inferred text/datetime roles).
     definition = DataDefinition(

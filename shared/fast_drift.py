@@ -1,9 +1,10 @@
 """A fast data-drift decision that gives Evidently 0.7.23's default per-column verdicts.
 
 Why: ``Report([DataDriftPreset()])`` runs every column's stat test three times and renders
-Plotly widgets even when only the numbers are wanted (about 70 s and 1.6 GB at 1M rows x 20
-columns). This module computes the same decision once per column from a reference profile that
-is built once, when monitors are initialized, and stored with the model.
+Plotly widgets even when only the numbers are wanted (at 1M rows x 25 columns, over two minutes
+and 1.6 GB; ``docs/benchmarks.md``). This module computes the same decision once per column from
+a reference profile that is built once, when monitors are initialized, and stored with the
+model.
 
 Decision (same as Evidently's default, ``evidently/legacy/calculations/stattests/registry.py``,
 ``_get_default_stattest``; every name, threshold and comparison below is Evidently's):
@@ -51,8 +52,10 @@ columns, and within 0.032 with probability >= 99%. The sampled score is used onl
 farther than ``e`` (computed per column with J estimated from the sorted sample, delta = 0.01,
 plus the reference compression error) from the threshold; otherwise the column is recomputed on
 all current values. So the verdict differs from the full-data one with probability at most
-delta, and only for columns whose score is within ``e`` of the threshold. See
-:func:`wasserstein_sampling_error` and :func:`wasserstein_sample_size`.
+delta (exactly so for the true J; J is estimated from the sample), and only for columns whose
+score is within ``e`` of the threshold. A sampled score near zero reads high by about
+``J / (std sqrt(m))`` (0.002 to 0.005 at the defaults), far below the 0.1 threshold. See
+:func:`wasserstein_sampling_error`, :func:`wasserstein_sample_size`, :func:`sampled_wasserstein`.
 
 Schema and data-quality changes are results, never exceptions (each in ``ColumnDrift.issue``):
 
@@ -74,15 +77,12 @@ Storage: :func:`profile_for` keeps a model's profile beside its reference Parque
 (``reference.parquet`` -> ``reference.drift-profile.npz``), builds it on first use if it is
 missing, rebuilds it when asked for columns it lacks, and caches it per process.
 
-Evidently's HTML report: produced for every check that asks for it, after the verdict, on
-bounded seeded samples, in a background thread (:func:`submit_html_report`, one worker thread per
-process, so checks never wait for Plotly): ``shared.drift.detect_drift`` runs Evidently on the
-reference sample stored in the profile (at most ``HTML_MAX_ROWS`` rows, drawn when the profile
-is built) and a sample of the current data of the same bound, taken before the check returns.
-The page opens with the verdict of record (this module's, on all rows), since Evidently's own
-scores on the samples may differ near thresholds. The file is written atomically; pass
-``html_mode="inline"`` to render before returning, and :func:`wait_for_reports` waits for
-pending pages (the worker thread is not a daemon: an exiting process finishes its pages first).
+Evidently's HTML report: :func:`write_html_report`, called by the monitor after the check's
+verdict has been stored (so never on the decision's path), renders ``shared.drift.detect_drift``
+on bounded seeded samples: the reference sample stored in the profile (at most
+``HTML_MAX_ROWS`` rows, drawn when the profile is built) and a sample of the current data of the
+same bound. The page opens with the verdict of record (this module's, on all rows), since
+Evidently's own scores on the samples may differ near thresholds.
 """
 
 from __future__ import annotations
@@ -95,14 +95,12 @@ import math
 import os
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Hashable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,8 +113,8 @@ from shared.drift import (
     NOT_NUMERIC_IN_CURRENT,
     ColumnDrift,
     DriftResult,
-    _has_values,
-    _is_numeric,
+    column_has_values,
+    is_numeric,
 )
 
 log = logging.getLogger(__name__)
@@ -320,16 +318,13 @@ class ColumnNote:
 class FastDriftRun:
     result: DriftResult
     notes: dict[Hashable, ColumnNote]
-    html: Future | None = None  # the pending HTML report, when one was asked for in background
 
 
 def detect_drift_fast(
     profile: ReferenceProfile | Path | str,
     current: pd.DataFrame,
-    html_path: Path | str | None = None,
     *,
     columns: Iterable[Hashable] | None = None,
-    html_mode: Literal["background", "inline"] = "background",
     sample_above: int | None = SAMPLE_ABOVE,
     sample_size: int = SAMPLE_SIZE,
     sample_delta: float = SAMPLE_DELTA,
@@ -338,15 +333,12 @@ def detect_drift_fast(
     """Drift of `current` from the profiled reference, as Evidently's default tests decide.
 
     `columns` restricts the check to some of the profiled columns (default: all of them).
-    With `html_path`, Evidently's HTML report is written there after the decision (see the
-    module docstring). `sample_above=None` turns sampling off.
+    `sample_above=None` turns sampling off.
     """
     return run_fast_drift(
         profile,
         current,
-        html_path,
         columns=columns,
-        html_mode=html_mode,
         sample_above=sample_above,
         sample_size=sample_size,
         sample_delta=sample_delta,
@@ -357,24 +349,20 @@ def detect_drift_fast(
 def run_fast_drift(
     profile: ReferenceProfile | Path | str,
     current: pd.DataFrame,
-    html_path: Path | str | None = None,
     *,
     columns: Iterable[Hashable] | None = None,
-    html_mode: Literal["background", "inline"] = "background",
     sample_above: int | None = SAMPLE_ABOVE,
     sample_size: int = SAMPLE_SIZE,
     sample_delta: float = SAMPLE_DELTA,
     workers: int | None = None,
 ) -> FastDriftRun:
-    """:func:`detect_drift_fast` with per-column notes and the pending HTML future."""
+    """:func:`detect_drift_fast` with per-column notes (how each score was computed)."""
     if not isinstance(profile, ReferenceProfile):
         profile = ReferenceProfile.load(profile)
     if not isinstance(current, pd.DataFrame):
         raise ValueError(f"current data must be a pandas DataFrame, not {type(current).__name__}")
     if len(current) == 0:
         raise ValueError("current data has no rows")
-    if html_mode not in ("background", "inline"):
-        raise ValueError(f"html_mode must be 'background' or 'inline', not {html_mode!r}")
     if sample_above is not None and not 0 < sample_delta < 1:
         raise ValueError(f"sample_delta must be between 0 and 1, got {sample_delta}")
     selected = _selected_columns(profile, columns)
@@ -406,19 +394,10 @@ def run_fast_drift(
     share = sum(item.drifted for item in counted) / len(counted) if counted else 0.0
     result = DriftResult(tuple(results), share, profile.n_rows, len(current))
     notes = {note.column: note for _, note in checked}
-    future = None
-    if html_path is not None:
-        if html_mode == "inline":
-            write_html_report(profile, current, result, html_path)
-        else:
-            future = submit_html_report(profile, current, result, html_path)
-    return FastDriftRun(result, notes, future)
+    return FastDriftRun(result, notes)
 
 
 # --- profiles stored beside the reference data ---------------------------------------------------
-
-_cache: dict[Path, tuple[int, ReferenceProfile]] = {}
-_cache_lock = threading.Lock()
 
 
 def profile_path_for(reference_path: Path | str) -> Path:
@@ -447,37 +426,21 @@ def build_profile_for(
 def profile_for(reference_path: Path | str, columns: Iterable[Hashable]) -> ReferenceProfile:
     """The stored profile of a reference, covering `columns`; built once if absent or short.
 
-    Profiles are cached per process (keyed by file and modification time), so a monitoring
-    loop reads each profile file once. A profile that lacks some of `columns` that the
-    reference has (the champion's features changed) is rebuilt from the reference Parquet file
-    with the columns it had and the new ones, and saved; names the reference lacks are left
-    out (check ``profile.column_names``).
+    A profile that lacks some of `columns` that the reference has (the champion's features
+    changed) is rebuilt from the reference Parquet file with the columns it had and the new
+    ones, and saved; names the reference lacks are left out (check ``profile.column_names``).
     """
     path = profile_path_for(reference_path)
     wanted = list(dict.fromkeys(columns))
-    with _cache_lock:
-        try:
-            mtime = path.stat().st_mtime_ns
-        except FileNotFoundError:
-            mtime = None
-        cached = _cache.get(path)
-        if mtime is not None and cached is not None and cached[0] == mtime:
-            profile = cached[1]
-        elif mtime is not None:
-            profile = ReferenceProfile.load(path)
-        else:
-            profile = None
-        if profile is None or any(
-            name not in profile.column_names and name in profile.reference_columns
-            for name in wanted
-        ):
-            reference = pd.read_parquet(reference_path)
-            known = profile.column_names if profile is not None else []
-            present = [name for name in [*known, *wanted] if name in reference.columns]
-            profile = build_profile_for(reference_path, reference, present)
-            mtime = path.stat().st_mtime_ns
-        _cache[path] = (mtime, profile)
-        return profile
+    profile = ReferenceProfile.load(path) if path.exists() else None
+    if profile is None or any(
+        name not in profile.column_names and name in profile.reference_columns for name in wanted
+    ):
+        reference = pd.read_parquet(reference_path)
+        known = profile.column_names if profile is not None else []
+        present = [name for name in [*known, *wanted] if name in reference.columns]
+        profile = build_profile_for(reference_path, reference, present)
+    return profile
 
 
 # --- the sampling bound -------------------------------------------------------------------------
@@ -536,15 +499,15 @@ def _check_column(
         return _issue(name, MISSING_IN_CURRENT), note
     series = current[name]
     values = counts = None
-    if profile.kind == NUMERIC and _is_numeric(series):
+    if profile.kind == NUMERIC and is_numeric(series):
         values = _finite(series)
         has_values = values.size > 0
     elif profile.kind == CATEGORICAL:
         counts, n_valid = _category_counts(series)
         # as shared.drift: a numeric column holding only infinities has no values either
-        has_values = n_valid > 0 and (not _is_numeric(series) or _has_values(series))
+        has_values = n_valid > 0 and (not is_numeric(series) or column_has_values(series))
     else:
-        has_values = _has_values(series)
+        has_values = column_has_values(series)
     if not has_values:
         return _issue(name, ALL_MISSING_IN_CURRENT), note
     if profile.n_valid == 0:
@@ -708,7 +671,7 @@ def _z_test(
 
 
 def _profile_column(series: pd.Series, name: Hashable, keep: int) -> ColumnProfile:
-    if _is_numeric(series):
+    if is_numeric(series):
         values = np.sort(_finite(series))
         n = values.size
         if n == 0:
@@ -831,45 +794,6 @@ def _html_sample(
 
 
 # --- the HTML report, off the decision's path -----------------------------------------------------
-
-_executor: ThreadPoolExecutor | None = None
-_executor_pid: int | None = None
-_executor_lock = threading.Lock()
-_pending: set[Future] = set()
-
-
-def submit_html_report(
-    profile: ReferenceProfile,
-    current: pd.DataFrame,
-    result: DriftResult,
-    html_path: Path | str,
-    *,
-    max_rows: int = HTML_MAX_ROWS,
-) -> Future:
-    """Render Evidently's report in this process's report thread; returns its future."""
-    sample = _bounded_sample(current, max_rows, profile.seed)  # taken now: the caller may move on
-    global _executor, _executor_pid
-    with _executor_lock:
-        if _executor is None or _executor_pid != os.getpid():  # none yet, or inherited by fork
-            _executor = ThreadPoolExecutor(1, thread_name_prefix="drift-html")
-            _executor_pid = os.getpid()
-        future = _executor.submit(_render_html, profile, sample, result, Path(html_path))
-        _pending.add(future)
-    future.add_done_callback(_forget)
-    return future
-
-
-def _forget(future: Future) -> None:
-    with _executor_lock:
-        _pending.discard(future)
-
-
-def wait_for_reports(timeout: float | None = None) -> bool:
-    """Wait for this process's pending HTML reports; True when none is left."""
-    with _executor_lock:
-        pending = list(_pending)
-    _, not_done = wait_futures(pending, timeout=timeout)
-    return not not_done
 
 
 def write_html_report(

@@ -1,5 +1,9 @@
 """Monitors: set a model's baseline, then decide whether current data calls for retraining.
 
+Data drift is decided by ``shared.fast_drift`` (Evidently's default per-column tests, computed
+once per column from a reference profile built when the monitors are set); Evidently's own HTML
+report for the check is rendered after the verdict has been stored.
+
 Decision order when several findings agree: performance degradation (from the caller's
 metrics), then concept drift (the champion scored on labelled current data), then data drift.
 Every check is stored with all its findings, whatever the verdict.
@@ -7,6 +11,7 @@ Every check is stored with all its findings, whatever the verdict.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +23,20 @@ from shared.datasets import feature_columns_of
 from shared.db.schema import utcnow
 from shared.enums import RetrainingTrigger
 from shared.evaluation import compute_metrics
+from shared.fast_drift import (
+    ReferenceProfile,
+    build_profile_for,
+    detect_drift_fast,
+    profile_for,
+    profile_path_for,
+    write_html_report,
+)
 from shared.model_store import ModelRecord
 from shared.notifications import DriftAlert, Notifier, notify_safely
 from shared.performance import PerformanceResult, check_performance
 from shared.runtime import Runtime
+
+logger = logging.getLogger("retraining.monitoring")
 
 
 class MonitorsNotInitialized(RuntimeError):
@@ -54,6 +69,7 @@ def initialize_monitors(
         reference_data.to_parquet(path, index=False)
     except (ValueError, TypeError, ImportError) as exc:
         raise ValueError(f"reference_data: cannot be stored as Parquet: {exc}") from exc
+    build_profile_for(path, reference_data, drift_columns(record, reference_data))
     runtime.models.set_monitors(model_name, str(path), baseline)
     return baseline
 
@@ -91,7 +107,8 @@ def run_check(
     baseline = record.baseline_metrics or record.champion_metrics or {}
     performance = _performance(record, baseline, current_metrics)
     concept = _concept_drift(runtime, record, baseline, current)
-    drift = _data_drift(runtime, record, current, check_id)
+    profile = _drift_profile(record)
+    drift = detect_drift_fast(profile, current, columns=_profiled_features(record, profile))
     findings = [
         f
         for f in (
@@ -124,11 +141,16 @@ def run_check(
     runtime.checks.save(check)
     if drift.drift_share >= config.drift_alert_threshold and config.enable_notifications:
         _alert(runtime, notifier, check, drift)
+    _write_report(profile, current, drift, Path(check.report_path))
     return check
 
 
-def load_reference(record: ModelRecord) -> pd.DataFrame:
-    return pd.read_parquet(record.reference_path)
+def drift_columns(record: ModelRecord, reference: pd.DataFrame) -> list[str]:
+    """The columns drift is checked on: the champion's features, else the reference's."""
+    wanted = record.feature_columns or feature_columns_of(
+        reference, record.config.target_column, record.config.timestamp_column
+    )
+    return [column for column in wanted if column in reference.columns]
 
 
 def _performance(
@@ -167,21 +189,28 @@ def _champion_metrics_on(
     return compute_metrics(model, frame[features], frame[target], record.task)
 
 
-def _data_drift(runtime: Runtime, record: ModelRecord, current: pd.DataFrame, check_id: str):
-    from shared.drift import detect_drift
+def _drift_profile(record: ModelRecord) -> ReferenceProfile:
+    if record.feature_columns:  # rebuilt once if the champion has features it lacks
+        return profile_for(record.reference_path, record.feature_columns)
+    path = profile_path_for(record.reference_path)
+    if path.exists():
+        return ReferenceProfile.load(path)
+    reference = pd.read_parquet(record.reference_path)
+    return build_profile_for(record.reference_path, reference, drift_columns(record, reference))
 
-    reference = load_reference(record)
+
+def _profiled_features(record: ModelRecord, profile: ReferenceProfile) -> list[str]:
     # the reference defines what can be compared; current's extra columns are reported as new
-    wanted = record.feature_columns or _drift_columns(record, reference)
-    columns = [column for column in wanted if column in reference.columns]
-    html_path: Path = runtime.check_report_path(record.name, check_id)
-    return detect_drift(reference, current, columns, html_path=html_path)
+    wanted = record.feature_columns or profile.column_names
+    return [column for column in wanted if column in profile.column_names]
 
 
-def _drift_columns(record: ModelRecord, reference: pd.DataFrame) -> list[str]:
-    return feature_columns_of(
-        reference, record.config.target_column, record.config.timestamp_column
-    )
+def _write_report(profile: ReferenceProfile, current, drift, path: Path) -> None:
+    """Evidently's HTML for a stored check; a failure here loses the page, never the check."""
+    try:
+        write_html_report(profile, current, drift, path)
+    except Exception:
+        logger.warning("the Evidently report %s could not be written", path, exc_info=True)
 
 
 def _finding(trigger: RetrainingTrigger, result: PerformanceResult | None) -> Finding | None:

@@ -27,6 +27,7 @@ from shared.datasets import (
 from shared.db.schema import utcnow
 from shared.enums import Task
 from shared.evaluation import compute_metrics, default_primary_metric, metric_higher_is_better
+from shared.fast_drift import build_profile_for
 from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
 from shared.modeling import TrainingPipeline, fit_model
@@ -304,6 +305,7 @@ def _monitors_following(
         return None
     path = runtime.model_dir(record.name) / f"reference-v{version}.parquet"
     candidate.training_window.to_parquet(path, index=False)
+    build_profile_for(path, candidate.training_window, candidate.features)
     old = record.baseline_metrics or {}
     baseline = {k: candidate.metrics.get(k, v) for k, v in old.items()} or candidate.metrics
     return str(path), baseline

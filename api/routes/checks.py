@@ -16,7 +16,7 @@ from api.openapi import Resp, operation
 from api.presenters import check_out, check_url
 from api.routes.common import get_model, is_uuid, json_response
 from api.schemas import CheckListOut, CheckOut, CheckQuery, ChecksQuery
-from shared.checks import CheckRecord
+from shared.checks import CheckRecord, CheckStatus
 from shared.db.schema import utcnow
 from shared.service import has_current_data
 
@@ -128,6 +128,13 @@ def check_report(model_name: str, check_id: str):
     found = _find_check(model_name, check_id)
     path = Path(found.report_path) if found.report_path else None
     reports = context().settings.reports_dir.resolve()
+    if path is not None and found.status is CheckStatus.COMPLETED and not path.exists():
+        # the verdict is stored first; Evidently's page is rendered right after it
+        raise Problem(
+            404,
+            f"the drift report of check {check_id!r} is still being rendered: retry shortly",
+            headers={"Retry-After": "2"},
+        )
     if path is None or not path.resolve().is_relative_to(reports) or not path.is_file():
         raise Problem(
             404,

@@ -94,7 +94,12 @@ def test_configure_trigger_and_the_worker_completes_the_job(deployment, data_fil
 
 
 def test_status_in_distributed_mode(deployment):
-    status = requests.get(f"{deployment['server'].url}/retraining/status", timeout=30).json()
+    url = f"{deployment['server'].url}/retraining/status"
+    # a solo-pool worker busy with a job cannot answer a ping: ask until it is free again
+    deadline = time.monotonic() + 120
+    while (status := requests.get(url, timeout=30).json())["workers"]["alive"] < 1:
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
     assert status["mode"] == "distributed"
     assert status["database"]["kind"] == "postgresql" and status["database"]["reachable"]
     assert status["broker"]["kind"] == "redis" and status["broker"]["reachable"]
@@ -112,5 +117,9 @@ def test_a_requested_check_is_completed_by_the_worker(deployment):
         assert check["status"] != "failed" and time.monotonic() < deadline, check
         time.sleep(0.3)
     assert check["needs_retraining"] is True and check["drift_score"] > 0
-    report = requests.get(url + check["links"]["report"], timeout=30)
+    # the verdict is stored before Evidently's page is rendered: it follows within seconds
+    while (report := requests.get(url + check["links"]["report"], timeout=30)).status_code == 404:
+        assert "still being rendered" in report.json()["detail"], report.text
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
     assert report.status_code == 200

@@ -157,8 +157,12 @@ def test_check_answers_with_the_result_when_it_is_quick(trained):
     assert {c["column"] for c in check["columns"]} >= {"tenure", "monthly_spend", "plan"}
     assert check["drifted_columns"]
     assert check["duration_seconds"] > 0
-    # the stored Evidently report is reachable over HTTP
-    report = client.get(check["links"]["report"])
+    # the stored Evidently report is reachable over HTTP, rendered just after the verdict
+    deadline = time.monotonic() + 60
+    while (report := client.get(check["links"]["report"])).status_code == 404:
+        assert "still being rendered" in report.get_json()["detail"]
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     assert report.status_code == 200 and report.content_type.startswith("text/html")
     assert b"<html" in report.data[:2000].lower()
     # a check never retrains by itself
