@@ -85,7 +85,16 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
             process.wait(timeout)
 
 
-SPEC = REPO.parent / "shared" / "reference-usage.md"
+# The specification as its user wrote it: the steering copy beside the repository when there
+# is one (CI), else the copy kept in docs/.
+SPEC = next(
+    path
+    for path in (
+        REPO.parent / "shared" / "reference-usage.md",
+        REPO / "docs" / "reference-usage.md",
+    )
+    if path.is_file() or path.parent.name == "docs"
+)
 CURL = "curl() { command curl -sS -w '\\n%{http_code}' \"$@\"; }\n"  # prints the status too
 
 
