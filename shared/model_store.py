@@ -159,11 +159,18 @@ class ModelRepository:
             },
         )
 
-    def advance(self, name: str, column: str, expected: datetime, new: datetime | None) -> bool:
+    def advance(
+        self,
+        name: str,
+        column: str,
+        expected: datetime,
+        new: datetime | None,
+        connection: Connection | None = None,
+    ) -> bool:
         """Compare-and-set of a due time: True for exactly one of several concurrent callers."""
         if column not in ("schedule_next_run_at", "monitoring_next_run_at"):
             raise ValueError(f"{column} is not a schedule column")
-        with self.engine.begin() as connection:
+        with transaction(self.engine, connection) as connection:
             result = connection.execute(
                 models.update()
                 .where(models.c.name == name, models.c[column] == expected)
