@@ -681,7 +681,9 @@ def main(argv: list[str] | None = None) -> None:
             "published to Redis; embedded: the row, then the API process's own job thread "
             "claims the job and fails it at once, its training file being absent, while the "
             "requests are served). CPU per request: the gunicorn processes, the client "
-            "processes, and the whole machine (every process, other tenants' included).",
+            "processes, and the whole machine (every process, other tenants' included). "
+            "The benchmark itself keeps the CPUs busy, so the load average after it is "
+            "mostly its own; the one before it is the machine's.",
             "",
             markdown_table(HEADERS, table_rows(runs)),
             "",

@@ -780,7 +780,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.rounds} times per kind (raw and product alternating); jobs/s = jobs / "
             "(first enqueue to last completion), median of the rounds. Drain: the same burst "
             "queued while the worker's consumer was cancelled, then consumed: the worker's "
-            "throughput alone.",
+            "throughput alone. "
+            "The benchmark itself keeps the CPUs busy, so the load average after it is "
+            "mostly its own; the one before it is the machine's.",
             "",
             markdown_table(HEADERS, table_rows(runs)),
             "",
