@@ -321,29 +321,13 @@ class FastDriftRun:
 
 
 def detect_drift_fast(
-    profile: ReferenceProfile | Path | str,
-    current: pd.DataFrame,
-    *,
-    columns: Iterable[Hashable] | None = None,
-    sample_above: int | None = SAMPLE_ABOVE,
-    sample_size: int = SAMPLE_SIZE,
-    sample_delta: float = SAMPLE_DELTA,
-    workers: int | None = None,
+    profile: ReferenceProfile | Path | str, current: pd.DataFrame, **options: Any
 ) -> DriftResult:
     """Drift of `current` from the profiled reference, as Evidently's default tests decide.
 
-    `columns` restricts the check to some of the profiled columns (default: all of them).
-    `sample_above=None` turns sampling off.
+    Options as :func:`run_fast_drift`.
     """
-    return run_fast_drift(
-        profile,
-        current,
-        columns=columns,
-        sample_above=sample_above,
-        sample_size=sample_size,
-        sample_delta=sample_delta,
-        workers=workers,
-    ).result
+    return run_fast_drift(profile, current, **options).result
 
 
 def run_fast_drift(
@@ -356,7 +340,11 @@ def run_fast_drift(
     sample_delta: float = SAMPLE_DELTA,
     workers: int | None = None,
 ) -> FastDriftRun:
-    """:func:`detect_drift_fast` with per-column notes (how each score was computed)."""
+    """The drift result, with per-column notes on how each score was computed.
+
+    `columns` restricts the check to some of the profiled columns (default: all of them).
+    `sample_above=None` turns sampling off.
+    """
     if not isinstance(profile, ReferenceProfile):
         profile = ReferenceProfile.load(profile)
     if not isinstance(current, pd.DataFrame):
