@@ -147,18 +147,24 @@ class JobRepository:
             job_id = str(uuid.uuid4())
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(
-                        jobs.insert().values(
-                            id=job_id,
-                            model_name=model_name,
-                            trigger=str(trigger),
-                            reason=reason,
-                            status=str(JobStatus.PENDING),
-                            attempt=0,
-                            created_at=utcnow(),
-                            metrics={},
-                            details={},
+                    row = (
+                        connection.execute(
+                            jobs.insert()
+                            .values(
+                                id=job_id,
+                                model_name=model_name,
+                                trigger=str(trigger),
+                                reason=reason,
+                                status=str(JobStatus.PENDING),
+                                attempt=0,
+                                created_at=utcnow(),
+                                metrics={},
+                                details={},
+                            )
+                            .returning(*jobs.c)
                         )
+                        .mappings()
+                        .one()
                     )
                     record_event(
                         connection,
@@ -168,7 +174,7 @@ class JobRepository:
                         to_status=JobStatus.PENDING,
                         details={"trigger": str(trigger), "reason": reason},
                     )
-                return self.get(job_id), True
+                return self._to_job(row), True
             except IntegrityError:
                 active = self.active_for(model_name)
                 if active is not None:
@@ -279,10 +285,11 @@ class JobRepository:
         if attempt is not None:
             query = query.where(jobs.c.attempt == attempt)
         with transaction(self.engine, connection) as connection:
-            result = connection.execute(query.values(status=str(new), **values))
-            if result.rowcount != 1:
+            # RETURNING: the changed row without a second round trip
+            changed = query.values(status=str(new), **values).returning(*jobs.c)
+            row = connection.execute(changed).mappings().first()
+            if row is None:
                 return None
-            row = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().one()
             event_details = {"attempt": row["attempt"], **(details or {})}
             if new.is_terminal:
                 event_details.update(error=row["error"], model_version=row["model_version"])
