@@ -640,7 +640,7 @@ def cause_lines(runs: list[dict[str, Any]]) -> list[str]:
             f"{raw['publish']:.2f}); the task body starts {product['to_task']:.2f} after the "
             f"publish call starts (raw: {raw['to_task']:.2f}); the claim "
             f"{product['claim']:.2f} and the completion {product['complete']:.2f}, each one "
-            f"transaction (conditional UPDATE, SELECT of the row, audit event INSERT, COMMIT). "
+            f"transaction (conditional UPDATE ... RETURNING, audit event INSERT, COMMIT). "
             f"One bare INSERT + COMMIT on this Postgres: {run['commit_ms']:.2f} ms median "
             f"({run['commit_p99_ms']:.2f} p99)."
         )
@@ -699,12 +699,11 @@ def cause_lines(runs: list[dict[str, Any]]) -> list[str]:
         f"{raw['enqueue_rate']:.0f} raw `send_task`/s). Burst latency is queueing behind "
         "whichever side is slower (for raw Celery the worker, for the product the producer).",
         "",
-        "Proposals for the core's owners (not changed here): `JobRepository._transition` "
-        "could `UPDATE ... RETURNING` the row instead of UPDATE then SELECT; `create` could "
-        "build the job from the inserted values (or `INSERT ... RETURNING`) instead of "
-        "re-reading it over a second checkout; `submit_retraining` reads the model before "
-        "creating the job (and the HTTP trigger route has read it already: two reads per "
-        "trigger; one would do); and a job's several "
+        "Done: job creation and every transition return the row with `INSERT/UPDATE ... "
+        "RETURNING` (one round trip fewer each; before that change the prefork run measured "
+        "0.32 of raw Celery's throughput and a 10.2 ms paced p50). Still possible: "
+        "`submit_retraining` reads the model before creating the job (and the HTTP trigger "
+        "route has read it already: two reads per trigger; one would do), and a job's several "
         "calls could share one checkout (one pre-ping). That removes round trips, not the "
         "three durable commits: the job row is the source of truth by design, so raw "
         "Celery's cost stays out of reach.",
