@@ -22,10 +22,6 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
     @property
-    def is_active(self) -> bool:
-        return self in (JobStatus.PENDING, JobStatus.RUNNING)
-
-    @property
     def is_terminal(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
 

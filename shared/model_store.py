@@ -139,11 +139,6 @@ class ModelRepository:
         current = self.get(name).data_sources
         self._update(name, "data_sources_set", {"data_sources": {**current, **sources}})
 
-    def set_pipeline(self, name: str, spec: dict[str, Any]) -> None:
-        self._update(
-            name, "pipeline_set", {"pipeline": spec}, details={"pipeline": _no_pickle(spec)}
-        )
-
     def set_schedule(self, name: str, next_run_at: datetime | None) -> None:
         self._update(name, "schedule_set", {"schedule_next_run_at": next_run_at})
 
@@ -219,10 +214,6 @@ class ModelRepository:
             record_event(
                 connection, name, kind, job_id=job_id, details=details or _json_safe(values)
             )
-
-
-def _no_pickle(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spec.items() if k != "estimator_pickle"}
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:

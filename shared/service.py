@@ -16,7 +16,7 @@ from shared.checks import CheckRecord, CheckStatus
 from shared.enums import RetrainingTrigger
 from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
-from shared.monitoring import initialize_monitors, run_check
+from shared.monitoring import run_check
 from shared.notifications import Notifier, default_notifier
 from shared.pipeline_spec import pipeline_from_spec
 from shared.predictions import PredictionRepository
@@ -88,19 +88,15 @@ def set_data_sources(runtime: Runtime, model_name: str, sources: dict[str, Any])
     runtime.models.set_data_sources(model_name, checked)
 
 
-def initialize_from_sources(
-    runtime: Runtime, model_name: str, baseline_metrics: dict[str, float] | None = None
-) -> dict[str, float]:
-    """Reference data from the reference source, else the training source."""
-    record = runtime.models.get(model_name)
+def reference_role(record: ModelRecord) -> str:
+    """Where the reference data comes from: the reference source, else the training source."""
     role = "reference" if "reference" in record.data_sources else "training"
     if role not in record.data_sources:
         raise SourceError(
-            f"model {model_name!r} has no reference data: configure data_sources.reference "
-            "(or data_sources.training, used as the reference when there is no other)"
+            f"model {record.name!r} has no reference data: configure data_sources.reference "
+            "(or data_sources.training, the reference when there is no other)"
         )
-    reference = source_loader(record, role)()
-    return initialize_monitors(runtime, model_name, reference, baseline_metrics)
+    return role
 
 
 def check_from_sources(

@@ -34,7 +34,8 @@ from shared.db.schema import utcnow
 from shared.model_store import ModelRecord
 from shared.monitoring import initialize_monitors
 from shared.retrain import explain
-from shared.service import source_loader, submit_retraining
+from shared.service import reference_role, source_loader, submit_retraining
+from shared.sources import SourceError
 
 bp = APIBlueprint("models", __name__)
 
@@ -92,16 +93,13 @@ def initialize(model_name: str, body: InitializeRequest):
     """Initialize the model's monitors
 
     Loads the reference data (the reference source, else the training source) and sets the
-    baseline metrics: those given, else the champion's on the reference data. No body needed.
+    baseline metrics: those given, else the champion's on its training holdout. No body needed.
     """
     record = get_model(model_name)
-    role = "reference" if "reference" in record.data_sources else "training"
-    if role not in record.data_sources:
-        raise Problem(
-            409,
-            f"model {model_name!r} has no reference data: configure data_sources.reference "
-            "(or data_sources.training, the reference when there is no other)",
-        )
+    try:
+        role = reference_role(record)
+    except SourceError as exc:
+        raise Problem(409, str(exc)) from None
     runtime = context().runtime
     try:
         reference = source_loader(record, role)()
