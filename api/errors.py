@@ -17,6 +17,7 @@ from apiflask.exceptions import HTTPError
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from shared.errors import Unavailable
 from shared.model_store import UnknownModel
 
 PROBLEM_JSON = "application/problem+json"
@@ -177,5 +178,11 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _from_werkzeug)
     app.register_error_handler(
         UnknownModel, lambda exc: problem_response(404, str(exc), title="Unknown model")
+    )
+    app.register_error_handler(
+        Unavailable,
+        lambda exc: problem_response(
+            503, str(exc), title="Service Unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
+        ),
     )
     app.register_error_handler(Exception, _unexpected)

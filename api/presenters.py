@@ -46,7 +46,7 @@ def check_out(check: CheckRecord) -> CheckOut:
     drift = check.drift or {}
     pending = not check.status.is_terminal
     links = {"self": check_url(check.model_name, check.check_id)}
-    if check.report_path:
+    if check.report_key:
         links["report"] = f"{links['self']}/report"
     if check.needs_retraining and check.trigger:
         links["trigger"] = f"{model_url(check.model_name)}/trigger"

@@ -70,6 +70,10 @@ def serve(
             read_only,
             "open" if api_settings.open_reads else "need a token",
         )
+    # A request must not wait minutes for an MLflow server that is down (MLflow's default is
+    # 7 retries with backoff): fail fast with 503 and let the client retry.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     mode = "distributed (Celery workers via REDIS_URL)" if settings.distributed else "embedded"
     if workers is None:
         workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if settings.distributed else 1))

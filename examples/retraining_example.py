@@ -176,7 +176,8 @@ def main() -> None:
     show_check(needs, trigger, reason)
     assert trigger == RetrainingTrigger.DATA_DRIFT, trigger
     check = scheduler.last_check
-    print(f"  drift share {check.drift_share:.2f}; Evidently report: {check.report_path}")
+    report = scheduler.check_report_path()
+    print(f"  drift share {check.drift_share:.2f}; Evidently report: {report}")
 
     # ---------------------------------------------------------------------------------------
     section("5. Scheduled retraining and continuous monitoring")

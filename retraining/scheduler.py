@@ -164,6 +164,13 @@ class RetrainingScheduler:
         model = self.runtime.registry.load(self.model_name, record.champion_version)
         return model.predict(frame[record.feature_columns])
 
+    def check_report_path(self, check_id: str | None = None) -> str:
+        """This host's copy of a check's Evidently report (default: the last check's)."""
+        check = self.last_check if check_id is None else self.runtime.checks.get(check_id)
+        if check is None or check.report_key is None:
+            raise ValueError("check_id: that check has no drift report (too little data?)")
+        return str(self.runtime.blobs.local_path(check.report_key))
+
     def generate_report(self) -> str:
         """Write the model's HTML report and return its path."""
         from shared.reports import write_model_report

@@ -1,4 +1,4 @@
-"""Stored checks: every drift/performance check with its verdict and its report's path.
+"""Stored checks: every drift/performance check with its verdict and its report's blob key.
 
 A check is usually run and stored in one go. It can also be *requested* first (a pending row,
 so an HTTP client gets its id at once), picked up by a worker (running), and finished there:
@@ -51,7 +51,7 @@ class CheckRecord:
     drift_share: float | None
     drift: dict[str, Any] | None
     performance: dict[str, Any] | None
-    report_path: str | None
+    report_key: str | None  # the drift report's blob, stored once it is rendered
     status: CheckStatus = CheckStatus.COMPLETED
     error: str | None = None
     requested_at: datetime | None = None
@@ -95,7 +95,7 @@ class CheckRepository:
             drift_share=None,
             drift=None,
             performance=None,
-            report_path=None,
+            report_key=None,
             status=CheckStatus.PENDING,
             requested_at=now,
         )
@@ -227,7 +227,7 @@ def _to_record(row) -> CheckRecord:
         drift_share=row["drift_share"],
         drift=row["drift"],
         performance=row["performance"],
-        report_path=row["report_path"],
+        report_key=row["report_key"],
         status=CheckStatus(row["status"] or CheckStatus.COMPLETED),
         error=row["error"],
         requested_at=row["requested_at"],

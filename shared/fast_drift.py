@@ -73,11 +73,10 @@ Schema and data-quality changes are results, never exceptions (each in ``ColumnD
 
 Several issues of one column are joined with "; ".
 
-Storage: :func:`profile_for` keeps a model's profile beside its reference Parquet file
-(``reference.parquet`` -> ``reference.drift-profile.npz``), builds it on first use if it is
-missing, rebuilds it when asked for columns it lacks, and caches it per process.
+Storage: ``shared.references`` keeps each profile as a write-once blob beside the reference
+data it was built from (:meth:`ReferenceProfile.to_bytes`), readable from every host.
 
-Evidently's HTML report: :func:`write_html_report`, called by the monitor after the check's
+Evidently's HTML report: :func:`render_html_report`, called by the monitor after the check's
 verdict has been stored (so never on the decision's path), renders ``shared.drift.detect_drift``
 on bounded seeded samples: the reference sample stored in the profile (at most
 ``HTML_MAX_ROWS`` rows, drawn when the profile is built) and a sample of the current data of the
@@ -143,7 +142,7 @@ HTML_MAX_ROWS = 5_000  # rows of each side given to Evidently for the HTML repor
 PARALLEL_ABOVE = 100_000  # current rows from which columns are tested in parallel threads
 
 _FORMAT = "shared.fast_drift.ReferenceProfile"
-_FORMAT_VERSION = 1
+PROFILE_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -236,9 +235,8 @@ class ReferenceProfile:
         frame.columns = [self.columns[int(name[1:])].name for name in frame.columns]
         return frame
 
-    def save(self, path: Path | str) -> Path:
-        """Write the profile to one ``.npz`` file (atomically: a reader sees old or new)."""
-        path = Path(path)
+    def to_bytes(self) -> bytes:
+        """The profile as one ``.npz`` file's bytes (JSON metadata and arrays; no pickle)."""
         arrays: dict[str, np.ndarray] = {}
         columns = []
         for index, column in enumerate(self.columns):
@@ -258,7 +256,7 @@ class ReferenceProfile:
             columns.append(entry)
         meta = {
             "format": _FORMAT,
-            "version": _FORMAT_VERSION,
+            "version": PROFILE_FORMAT_VERSION,
             "n_rows": self.n_rows,
             "seed": self.seed,
             "reference_columns": list(self.reference_columns),
@@ -267,32 +265,25 @@ class ReferenceProfile:
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         if self.html_sample is not None:
             arrays["html_sample"] = np.frombuffer(self.html_sample, dtype=np.uint8)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.savez(file, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
 
     @classmethod
-    def load(cls, path: Path | str) -> ReferenceProfile:
-        with np.load(Path(path), allow_pickle=False) as data:
-            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            if meta.get("format") != _FORMAT or meta.get("version") != _FORMAT_VERSION:
-                raise ValueError(f"{path} is not a version {_FORMAT_VERSION} reference profile")
+    def from_bytes(cls, data: bytes) -> ReferenceProfile:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
+            if meta.get("format") != _FORMAT or meta.get("version") != PROFILE_FORMAT_VERSION:
+                raise ValueError(f"not a version {PROFILE_FORMAT_VERSION} reference profile")
             columns = []
             for index, entry in enumerate(meta["columns"]):
-                arrays = {
-                    key: data[f"{key}_{index}"]
+                found = {
+                    key: arrays[f"{key}_{index}"]
                     for key in ("values", "keys", "counts")
-                    if f"{key}_{index}" in data
+                    if f"{key}_{index}" in arrays
                 }
-                columns.append(ColumnProfile(**entry, **arrays))
-            html_sample = data["html_sample"].tobytes() if "html_sample" in data else None
+                columns.append(ColumnProfile(**entry, **found))
+            html_sample = arrays["html_sample"].tobytes() if "html_sample" in arrays else None
         return cls(
             columns=tuple(columns),
             reference_columns=tuple(meta["reference_columns"]),
@@ -346,7 +337,7 @@ def run_fast_drift(
     `sample_above=None` turns sampling off.
     """
     if not isinstance(profile, ReferenceProfile):
-        profile = ReferenceProfile.load(profile)
+        profile = ReferenceProfile.from_bytes(Path(profile).read_bytes())
     if not isinstance(current, pd.DataFrame):
         raise ValueError(f"current data must be a pandas DataFrame, not {type(current).__name__}")
     if len(current) == 0:
@@ -383,52 +374,6 @@ def run_fast_drift(
     result = DriftResult(tuple(results), share, profile.n_rows, len(current))
     notes = {note.column: note for _, note in checked}
     return FastDriftRun(result, notes)
-
-
-# --- profiles stored beside the reference data ---------------------------------------------------
-
-
-def profile_path_for(reference_path: Path | str) -> Path:
-    """Where the profile of a stored reference lives: ``reference.parquet`` ->
-    ``reference.drift-profile.npz`` in the same directory."""
-    path = Path(reference_path)
-    return path.with_name(f"{path.stem}.drift-profile.npz")
-
-
-def reference_columns_of(reference_path: Path | str) -> list[str]:
-    """The columns of a stored reference Parquet file, from its schema (no data is read)."""
-    import pyarrow.parquet as pq
-
-    return list(pq.read_schema(reference_path).names)
-
-
-def build_profile_for(
-    reference_path: Path | str, reference: pd.DataFrame, columns: Iterable[Hashable]
-) -> ReferenceProfile:
-    """Profile `reference` (the frame just stored at `reference_path`) and save it beside it."""
-    profile = ReferenceProfile.from_frame(reference, columns)
-    profile.save(profile_path_for(reference_path))
-    return profile
-
-
-def profile_for(reference_path: Path | str, columns: Iterable[Hashable]) -> ReferenceProfile:
-    """The stored profile of a reference, covering `columns`; built once if absent or short.
-
-    A profile that lacks some of `columns` that the reference has (the champion's features
-    changed) is rebuilt from the reference Parquet file with the columns it had and the new
-    ones, and saved; names the reference lacks are left out (check ``profile.column_names``).
-    """
-    path = profile_path_for(reference_path)
-    wanted = list(dict.fromkeys(columns))
-    profile = ReferenceProfile.load(path) if path.exists() else None
-    if profile is None or any(
-        name not in profile.column_names and name in profile.reference_columns for name in wanted
-    ):
-        reference = pd.read_parquet(reference_path)
-        known = profile.column_names if profile is not None else []
-        present = [name for name in [*known, *wanted] if name in reference.columns]
-        profile = build_profile_for(reference_path, reference, present)
-    return profile
 
 
 # --- the sampling bound -------------------------------------------------------------------------
@@ -784,62 +729,44 @@ def _html_sample(
 # --- the HTML report, off the decision's path -----------------------------------------------------
 
 
-def write_html_report(
+def render_html_report(
     profile: ReferenceProfile,
     current: pd.DataFrame,
     result: DriftResult,
-    html_path: Path | str,
     *,
     max_rows: int = HTML_MAX_ROWS,
-) -> Path:
-    """Render Evidently's report now, on bounded seeded samples, headed by the verdict."""
-    sample = _bounded_sample(current, max_rows, profile.seed)
-    return _render_html(profile, sample, result, Path(html_path))
-
-
-def _bounded_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    if len(frame) <= rows:
-        return frame.copy()
-    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
-
-
-def _render_html(
-    profile: ReferenceProfile, current: pd.DataFrame, result: DriftResult, path: Path
-) -> Path:
+) -> str:
+    """Evidently's report as one HTML page, on bounded seeded samples, headed by the verdict."""
     from shared.drift import detect_drift
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".html")
-    os.close(handle)
+    current = _bounded_sample(current, max_rows, profile.seed)
     reference = profile.reference_sample()
-    note = ""
     try:
         if reference is None:
             raise ValueError("the profile keeps no reference rows")
         columns = [name for name in profile.column_names if name in reference.columns]
-        with np.errstate(all="ignore"):
-            detect_drift(reference, current, columns, html_path=temporary)
-        page = Path(temporary).read_text(encoding="utf-8")
+        with tempfile.TemporaryDirectory() as directory, np.errstate(all="ignore"):
+            path = Path(directory, "report.html")
+            detect_drift(reference, current, columns, html_path=path)
+            page = path.read_text(encoding="utf-8")
         note = (
             f"Evidently's report below was computed on seeded samples of {len(reference):,} "
             f"reference and {len(current):,} current rows; near thresholds its scores and "
             "verdicts can differ from the verdict of record."
         )
     except Exception as exc:  # the verdict is recorded already: say why there are no charts
-        log.exception("Evidently's drift report could not be rendered for %s", path)
+        log.exception("Evidently's drift report could not be rendered")
         page = "<!DOCTYPE html>\n<html><body></body></html>\n"
         note = f"Evidently's report could not be rendered: {html.escape(repr(exc))}"
-    banner = _verdict_html(result, note)
     match = re.search(r"<body[^>]*>", page)
     at = match.end() if match else 0
-    page = page[:at] + banner + page[at:]
-    try:
-        Path(temporary).write_text(page, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return page[:at] + _verdict_html(result, note) + page[at:]
+
+
+def _bounded_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    if len(frame) <= rows:
+        return frame.copy()
+    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
 
 
 def _verdict_html(result: DriftResult, note: str) -> str:

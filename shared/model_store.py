@@ -30,7 +30,7 @@ class ModelRecord:
     task: Task | None
     feature_columns: list[str] | None
     baseline_metrics: dict[str, float] | None
-    reference_path: str | None
+    reference_key: str | None  # the reference data's blob (shared.references)
     champion_version: str | None
     champion_run_id: str | None
     champion_metrics: dict[str, float] | None
@@ -41,7 +41,7 @@ class ModelRecord:
 
     @property
     def monitors_initialized(self) -> bool:
-        return self.reference_path is not None
+        return self.reference_key is not None
 
 
 class ModelRepository:
@@ -90,12 +90,12 @@ class ModelRepository:
         return [_to_record(row) for row in rows]
 
     def set_monitors(
-        self, name: str, reference_path: str, baseline_metrics: dict[str, float]
+        self, name: str, reference_key: str, baseline_metrics: dict[str, float]
     ) -> None:
         self._update(
             name,
             "monitors_initialized",
-            {"reference_path": reference_path, "baseline_metrics": baseline_metrics},
+            {"reference_key": reference_key, "baseline_metrics": baseline_metrics},
         )
 
     def set_champion(
@@ -114,7 +114,7 @@ class ModelRepository:
     ) -> None:
         """Make ``version`` the champion; inside ``connection``'s transaction when given.
 
-        ``monitors``: the new (reference_path, baseline_metrics) that follow the champion.
+        ``monitors``: the new (reference_key, baseline_metrics) that follow the champion.
         """
         values: dict[str, Any] = {
             "champion_version": version,
@@ -124,7 +124,7 @@ class ModelRepository:
             "feature_columns": feature_columns,
         }
         if monitors is not None:
-            values["reference_path"], values["baseline_metrics"] = monitors
+            values["reference_key"], values["baseline_metrics"] = monitors
         self._update(
             name,
             "promotion",
@@ -228,7 +228,7 @@ def _to_record(row) -> ModelRecord:
         task=Task(row["task"]) if row["task"] else None,
         feature_columns=row["feature_columns"],
         baseline_metrics=row["baseline_metrics"],
-        reference_path=row["reference_path"],
+        reference_key=row["reference_key"],
         champion_version=row["champion_version"],
         champion_run_id=row["champion_run_id"],
         champion_metrics=row["champion_metrics"],

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,14 +22,7 @@ from shared.datasets import feature_columns_of
 from shared.db.schema import utcnow
 from shared.enums import RetrainingTrigger
 from shared.evaluation import compute_metrics
-from shared.fast_drift import (
-    ReferenceProfile,
-    build_profile_for,
-    detect_drift_fast,
-    profile_for,
-    profile_path_for,
-    write_html_report,
-)
+from shared.fast_drift import ReferenceProfile, detect_drift_fast, render_html_report
 from shared.model_store import ModelRecord
 from shared.notifications import DriftAlert, Notifier, notify_safely
 from shared.performance import PerformanceResult, check_performance
@@ -64,13 +56,13 @@ def initialize_monitors(
     # it whenever the reference overlaps its training data.
     baseline = dict(baseline_metrics or record.champion_metrics or {})
     _require_numbers(baseline, "baseline_metrics")
-    path = runtime.model_dir(model_name) / "reference.parquet"
-    try:
-        reference_data.to_parquet(path, index=False)
-    except (ValueError, TypeError, ImportError) as exc:
-        raise ValueError(f"reference_data: cannot be stored as Parquet: {exc}") from exc
-    build_profile_for(path, reference_data, drift_columns(record, reference_data))
-    runtime.models.set_monitors(model_name, str(path), baseline)
+    key = runtime.references.store(
+        model_name,
+        reference_data,
+        drift_columns(record, reference_data),
+        features=record.feature_columns,
+    )
+    runtime.models.set_monitors(model_name, key, baseline)
     return baseline
 
 
@@ -107,7 +99,7 @@ def run_check(
     baseline = record.baseline_metrics or record.champion_metrics or {}
     performance = _performance(record, baseline, current_metrics)
     concept = _concept_drift(runtime, record, baseline, current)
-    profile = _drift_profile(record)
+    profile = runtime.references.profile(record.reference_key, record.feature_columns)
     drift = detect_drift_fast(profile, current, columns=_profiled_features(record, profile))
     findings = [
         f
@@ -136,13 +128,17 @@ def run_check(
             "current": performance.to_dict() if performance else None,
             "concept": concept.to_dict() if concept else None,
         },
-        report_path=str(runtime.check_report_path(model_name, check_id)),
+        report_key=check_report_key(model_name, check_id),
     )
     runtime.checks.save(check)
     if drift.drift_share >= config.drift_alert_threshold and config.enable_notifications:
         _alert(runtime, notifier, check, drift)
-    _write_report(profile, current, drift, Path(check.report_path))
+    _store_report(runtime, profile, current, drift, check.report_key)
     return check
+
+
+def check_report_key(model_name: str, check_id: str) -> str:
+    return f"models/{model_name}/checks/{check_id}.html"
 
 
 def drift_columns(record: ModelRecord, reference: pd.DataFrame) -> list[str]:
@@ -189,28 +185,19 @@ def _champion_metrics_on(
     return compute_metrics(model, frame[features], frame[target], record.task)
 
 
-def _drift_profile(record: ModelRecord) -> ReferenceProfile:
-    if record.feature_columns:  # rebuilt once if the champion has features it lacks
-        return profile_for(record.reference_path, record.feature_columns)
-    path = profile_path_for(record.reference_path)
-    if path.exists():
-        return ReferenceProfile.load(path)
-    reference = pd.read_parquet(record.reference_path)
-    return build_profile_for(record.reference_path, reference, drift_columns(record, reference))
-
-
 def _profiled_features(record: ModelRecord, profile: ReferenceProfile) -> list[str]:
     # the reference defines what can be compared; current's extra columns are reported as new
     wanted = record.feature_columns or profile.column_names
     return [column for column in wanted if column in profile.column_names]
 
 
-def _write_report(profile: ReferenceProfile, current, drift, path: Path) -> None:
+def _store_report(runtime: Runtime, profile: ReferenceProfile, current, drift, key: str) -> None:
     """Evidently's HTML for a stored check; a failure here loses the page, never the check."""
     try:
-        write_html_report(profile, current, drift, path)
+        page = render_html_report(profile, current, drift)
+        runtime.blobs.put(key, page.encode("utf-8"), media_type="text/html", compress=True)
     except Exception:
-        logger.warning("the Evidently report %s could not be written", path, exc_info=True)
+        logger.warning("the Evidently report %s could not be stored", key, exc_info=True)
 
 
 def _finding(trigger: RetrainingTrigger, result: PerformanceResult | None) -> Finding | None:
@@ -258,7 +245,7 @@ def _record(record: ModelRecord, check_id: str, n_rows: int, **fields: Any) -> C
         drift_share=fields.get("drift_share"),
         drift=fields.get("drift"),
         performance=fields.get("performance"),
-        report_path=fields.get("report_path"),
+        report_key=fields.get("report_key"),
     )
 
 

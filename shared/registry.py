@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from shared.errors import Unavailable
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModel as MlflowLoggedModel
@@ -59,18 +61,22 @@ class ModelRegistry:
 
     CHAMPION_ALIAS = "champion"
 
-    def __init__(self, tracking_uri: str, artifact_root: Path | str) -> None:
+    def __init__(self, tracking_uri: str, artifact_root: Path | str | None) -> None:
         """Nothing is opened here; the MLflow client (and a new sqlite DB) is made on first use.
 
         ``artifact_root`` is a directory (resolved now, against the current directory) or a URI
         such as ``s3://bucket/prefix``; experiments created here store artifacts beneath it.
+        None leaves that to the tracking server: its default artifact store (``mlflow-artifacts:``
+        when it serves artifacts), which every host reaches through the server.
         """
         if not isinstance(tracking_uri, str) or not tracking_uri.strip():
             raise ValueError("tracking_uri must be a non-empty MLflow tracking URI")
-        if not str(artifact_root).strip():
-            raise ValueError("artifact_root must be a directory or an artifact store URI")
+        if artifact_root is not None and not str(artifact_root).strip():
+            raise ValueError("artifact_root must be a directory, an artifact store URI or None")
         self.tracking_uri = tracking_uri
-        self.artifact_root = _absolute_artifact_root(artifact_root)
+        self.artifact_root = (
+            None if artifact_root is None else _absolute_artifact_root(artifact_root)
+        )
         self._loaded: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._loaded_lock = threading.Lock()
 
@@ -100,19 +106,24 @@ class ModelRegistry:
         metric_values = _metric_values(metrics)
         signature = _signature(model, input_example)
         trusted_types = _untrusted_skops_types(model)
-        experiment_id = self._experiment_id(model_name)
-        run = self._client.create_run(experiment_id, tags={k: str(v) for k, v in tags.items()})
-        run_id = run.info.run_id
-        try:
-            logged = self._client.create_logged_model(experiment_id, "model", source_run_id=run_id)
-            self._log_run_data(run_id, logged.model_id, params, metric_values)
-            self._upload_model(logged, run_id, model, signature, trusted_types)
-            version = self._register(model_name, logged, run_id)
-        except BaseException:
-            with suppress(Exception):  # the original error matters more than this bookkeeping
-                self._client.set_terminated(run_id, "FAILED")
-            raise
-        self._client.set_terminated(run_id)
+        with _reachable(self.tracking_uri):
+            experiment_id = self._experiment_id(model_name)
+            tag_values = {k: str(v) for k, v in tags.items()}
+            run_id = self._client.create_run(experiment_id, tags=tag_values).info.run_id
+            try:
+                logged = self._client.create_logged_model(
+                    experiment_id, "model", source_run_id=run_id
+                )
+                self._log_run_data(run_id, logged.model_id, params, metric_values)
+                self._upload_model(logged, run_id, model, signature, trusted_types)
+                version = self._register(model_name, logged, run_id)
+            except BaseException:
+                with suppress(Exception):  # the original error matters more than bookkeeping
+                    self._client.set_terminated(run_id, "FAILED")
+                raise
+            self._client.set_terminated(run_id)
+        # The next job of this model scores it as champion: spare it the download.
+        self._remember((model_name, version), model)
         return LoggedModel(run_id=run_id, version=version)
 
     def promote(self, model_name: str, version: str, stage: str | None) -> None:
@@ -124,10 +135,11 @@ class ModelRegistry:
         _check_model_name(model_name)
         version = _check_version(version)
         canonical_stage = _canonical_stage(stage)
-        with _version_must_exist(model_name, version):
-            self._client.set_registered_model_alias(model_name, self.CHAMPION_ALIAS, version)
-        if canonical_stage is not None:
-            self._move_stage(model_name, version, canonical_stage)
+        with _reachable(self.tracking_uri):
+            with _version_must_exist(model_name, version):
+                self._client.set_registered_model_alias(model_name, self.CHAMPION_ALIAS, version)
+            if canonical_stage is not None:
+                self._move_stage(model_name, version, canonical_stage)
 
     def load(self, model_name: str, version: str) -> Any:
         """The registered sklearn model, shared between callers (predict with it, do not refit).
@@ -140,12 +152,17 @@ class ModelRegistry:
             if key in self._loaded:
                 self._loaded.move_to_end(key)
                 return self._loaded[key]
-        model = self._load_uncached(*key)
+        with _reachable(self.tracking_uri):
+            model = self._load_uncached(*key)
+        self._remember(key, model)
+        return model
+
+    def _remember(self, key: tuple[str, str], model: Any) -> None:
         with self._loaded_lock:
             self._loaded[key] = model
+            self._loaded.move_to_end(key)
             while len(self._loaded) > _LOADED_MODELS_KEPT:
                 self._loaded.popitem(last=False)
-        return model
 
     def champion_version(self, model_name: str) -> str | None:
         """The version the champion alias points to; None if the model or the alias is absent."""
@@ -153,7 +170,8 @@ class ModelRegistry:
 
         _check_model_name(model_name)
         try:
-            registered = self._client.get_registered_model(model_name)
+            with _reachable(self.tracking_uri):
+                registered = self._client.get_registered_model(model_name)
         except MlflowException as exc:
             if exc.error_code == _NOT_FOUND:
                 return None
@@ -167,7 +185,11 @@ class ModelRegistry:
         name = f"retraining/{model_name}"
         experiment = self._client.get_experiment_by_name(name)
         if experiment is None:
-            location = _join_location(self.artifact_root, model_name)
+            location = (
+                None
+                if self.artifact_root is None
+                else _join_location(self.artifact_root, model_name)
+            )
             try:
                 return self._client.create_experiment(name, artifact_location=location)
             except MlflowException as exc:
@@ -275,6 +297,31 @@ class ModelRegistry:
             )
             # The MLmodel file carries skops_trusted_types, so tree models load as they are.
             return mlflow.sklearn.load_model(local)
+
+
+@contextmanager
+def _reachable(tracking_uri: str) -> Iterator[None]:
+    """MLflow's "the request did not get through" as the core's ``Unavailable``.
+
+    MLflow's REST client reports a connection it could not make, after its retries
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``), as "API request to ... failed with exception ...".
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        if not str(exc.message).startswith("API request to"):
+            raise
+        where = _without_credentials(tracking_uri)
+        detail = str(exc.message).replace(tracking_uri.rstrip("/"), where.rstrip("/"))
+        raise Unavailable(f"MLflow at {where} is unreachable: {detail}") from exc
+
+
+def _without_credentials(uri: str) -> str:
+    parsed = urlparse(uri)
+    host = (parsed.hostname or "") + (f":{parsed.port}" if parsed.port else "")
+    return parsed._replace(netloc=host).geturl()
 
 
 def _check_model_name(model_name: str) -> None:

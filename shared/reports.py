@@ -43,13 +43,15 @@ def report_data(runtime: Runtime, model_name: str, limit: int = 200) -> dict[str
 
 
 def write_model_report(runtime: Runtime, model_name: str) -> Path:
-    """Render the report to ``<home>/reports/<model>/report-<timestamp>.html``."""
+    """Store the report (readable from every host) and return this host's copy of it."""
     data = report_data(runtime, model_name)
-    directory = runtime.settings.reports_dir / model_name
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"report-{utcnow().strftime('%Y%m%dT%H%M%S%f')}.html"
-    path.write_text(render_html(data), encoding="utf-8")
-    return path
+    latest = data["latest_check"]
+    if latest and latest.get("report_key") and runtime.blobs.exists(latest["report_key"]):
+        latest["report_href"] = runtime.blobs.local_path(latest["report_key"]).as_uri()
+    key = f"models/{model_name}/reports/report-{utcnow().strftime('%Y%m%dT%H%M%S%f')}.html"
+    page = render_html(data).encode("utf-8")
+    runtime.blobs.put(key, page, media_type="text/html", compress=True)
+    return runtime.blobs.local_path(key)
 
 
 def render_html(data: dict[str, Any]) -> str:
@@ -128,9 +130,8 @@ def _check_section(check: dict[str, Any] | None) -> str:
     if check is None:
         return "<p>No check yet.</p>"
     link = ""
-    if check.get("report_path") and Path(check["report_path"]).exists():
-        uri = Path(check["report_path"]).resolve().as_uri()
-        link = f" <a href='{escape(uri)}'>Evidently report</a>"
+    if check.get("report_href"):
+        link = f" <a href='{escape(check['report_href'])}'>Evidently report</a>"
     head = f"<p>{escape(check['created_at'])}: {escape(check['reason'])}.{link}</p>"
     columns = (check.get("drift") or {}).get("columns") or []
     rows = "".join(

@@ -27,7 +27,6 @@ from shared.datasets import (
 from shared.db.schema import utcnow
 from shared.enums import Task
 from shared.evaluation import compute_metrics, default_primary_metric, metric_higher_is_better
-from shared.fast_drift import build_profile_for
 from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
 from shared.modeling import TrainingPipeline, fit_model
@@ -226,9 +225,9 @@ def _record_outcome(
     }
     monitors = None
     if decision.promote:
-        monitors = _monitors_following(runtime, record, candidate, logged.version)
+        monitors = _monitors_following(runtime, record, candidate)
     if monitors is not None:
-        comparison["reference_path"] = monitors[0]
+        comparison["reference_key"] = monitors[0]
     with runtime.engine.begin() as connection:
         finished = runtime.jobs.complete(
             job.job_id,
@@ -294,7 +293,7 @@ def keep_alive(runtime: Runtime, job: RetrainingJob) -> Iterator[None]:
 
 
 def _monitors_following(
-    runtime: Runtime, record: ModelRecord, candidate: TrainedCandidate, version: str
+    runtime: Runtime, record: ModelRecord, candidate: TrainedCandidate
 ) -> tuple[str, dict[str, float]] | None:
     """A promoted model's monitors: its training window as reference, its holdout as baseline.
 
@@ -303,12 +302,12 @@ def _monitors_following(
     """
     if not record.monitors_initialized or record.champion_version is None:
         return None
-    path = runtime.model_dir(record.name) / f"reference-v{version}.parquet"
-    candidate.training_window.to_parquet(path, index=False)
-    build_profile_for(path, candidate.training_window, candidate.features)
+    key = runtime.references.store(
+        record.name, candidate.training_window, candidate.features, features=candidate.features
+    )
     old = record.baseline_metrics or {}
     baseline = {k: candidate.metrics.get(k, v) for k, v in old.items()} or candidate.metrics
-    return str(path), baseline
+    return key, baseline
 
 
 def _beat(runtime: Runtime, job: RetrainingJob) -> None:

@@ -1,15 +1,16 @@
-"""The parts one process works with: database, repositories, MLflow registry, file layout."""
+"""The parts one process works with: database, repositories, blob store, MLflow registry."""
 
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 
 from shared.checks import CheckRepository
 from shared.db.engine import create_engine_for, migrate
 from shared.jobs import JobRepository
 from shared.model_store import ModelRepository
+from shared.references import ReferenceStore
 from shared.settings import Settings
+from shared.storage import BlobStore
 
 
 class Runtime:
@@ -23,6 +24,8 @@ class Runtime:
         self.jobs = JobRepository(self.engine)
         self.models = ModelRepository(self.engine)
         self.checks = CheckRepository(self.engine)
+        self.blobs = BlobStore(self.engine, settings.cache_dir)
+        self.references = ReferenceStore(self.blobs)
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -33,17 +36,7 @@ class Runtime:
         """The MLflow registry, created on first use so MLflow is imported only where needed."""
         from shared.registry import ModelRegistry
 
-        return ModelRegistry(self.settings.mlflow_tracking_uri, self.settings.artifact_root)
-
-    def model_dir(self, model_name: str) -> Path:
-        path = self.settings.models_dir / model_name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def check_report_path(self, model_name: str, check_id: str) -> Path:
-        path = self.settings.reports_dir / model_name / "checks"
-        path.mkdir(parents=True, exist_ok=True)
-        return path / f"{check_id}.html"
+        return ModelRegistry(self.settings.mlflow_tracking_uri, self.settings.model_artifact_root)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -5,7 +5,12 @@
 | RETRAINING_HOME       | ./.retraining                                       |
 | DATABASE_URL          | sqlite:///$RETRAINING_HOME/retraining.db            |
 | MLFLOW_TRACKING_URI   | sqlite:///$RETRAINING_HOME/mlflow.db                |
+| RETRAINING_ARTIFACT_ROOT | see ``Settings.model_artifact_root``             |
 | REDIS_URL             | unset: jobs run in-process                          |
+
+With a database and an MLflow store that every host reaches, ``RETRAINING_HOME`` is only a
+cache (``cache/``) that any process may lose: reference data, profiles and reports live in
+the database (``shared.storage``), model artifacts in MLflow's artifact store.
 
 Job supervision: ``RETRAINING_JOB_LEASE_SECONDS`` (120: a running job silent this long lost
 its worker), ``RETRAINING_JOB_MAX_ATTEMPTS`` (3), ``RETRAINING_PENDING_REPUBLISH_SECONDS``
@@ -26,21 +31,30 @@ class Settings:
     database_url: str
     mlflow_tracking_uri: str
     redis_url: str | None = None
+    artifact_root: str | None = None  # RETRAINING_ARTIFACT_ROOT, as given
     job_lease_seconds: float = 120.0
     job_max_attempts: int = 3
     pending_republish_seconds: float = 60.0
 
     @property
-    def artifact_root(self) -> Path:
-        return self.home / "mlartifacts"
+    def model_artifact_root(self) -> str | None:
+        """Where new experiments keep model artifacts; None: the tracking server's own store.
+
+        An explicit ``RETRAINING_ARTIFACT_ROOT`` (any URI MLflow accepts, e.g. s3://bucket/x)
+        wins. A tracking server (http, https) has a store every host reaches (proxied
+        ``mlflow-artifacts:`` when it serves artifacts). Otherwise (a SQLite or database
+        store) artifacts go to this host's ``$RETRAINING_HOME/mlartifacts``: fine for one
+        host, not for workers on several.
+        """
+        if self.artifact_root:
+            return self.artifact_root
+        if self.mlflow_tracking_uri.split(":", 1)[0].lower() in ("http", "https", "databricks"):
+            return None
+        return str(self.home / "mlartifacts")
 
     @property
-    def reports_dir(self) -> Path:
-        return self.home / "reports"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.home / "models"
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
 
     @property
     def distributed(self) -> bool:
@@ -57,6 +71,7 @@ class Settings:
             ),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             redis_url=env.get("REDIS_URL") or None,
+            artifact_root=env.get("RETRAINING_ARTIFACT_ROOT") or None,
             job_lease_seconds=positive_number(env, "RETRAINING_JOB_LEASE_SECONDS", 120.0),
             job_max_attempts=int(positive_number(env, "RETRAINING_JOB_MAX_ATTEMPTS", 3)),
             pending_republish_seconds=positive_number(
@@ -70,8 +85,7 @@ class Settings:
         return self.job_lease_seconds / 8
 
     def ensure_dirs(self) -> None:
-        for path in (self.home, self.artifact_root, self.reports_dir, self.models_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
 
 
 def normalize_database_url(url: str) -> str:

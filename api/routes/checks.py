@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from apiflask import APIBlueprint
 from flask import Response
@@ -19,6 +18,7 @@ from api.schemas import CheckListOut, CheckOut, CheckQuery, ChecksQuery
 from shared.checks import CheckRecord, CheckStatus
 from shared.db.schema import utcnow
 from shared.service import has_current_data
+from shared.storage import BlobNotFound
 
 bp = APIBlueprint("checks", __name__)
 
@@ -126,22 +126,22 @@ def check_report(model_name: str, check_id: str):
     """The Evidently HTML report of a check"""
     get_model(model_name)
     found = _find_check(model_name, check_id)
-    path = Path(found.report_path) if found.report_path else None
-    reports = context().settings.reports_dir.resolve()
-    if path is not None and found.status is CheckStatus.COMPLETED and not path.exists():
-        # the verdict is stored first; Evidently's page is rendered right after it
-        raise Problem(
-            404,
-            f"the drift report of check {check_id!r} is still being rendered: retry shortly",
-            headers={"Retry-After": "2"},
-        )
-    if path is None or not path.resolve().is_relative_to(reports) or not path.is_file():
+    if found.report_key is None or found.status is not CheckStatus.COMPLETED:
         raise Problem(
             404,
             f"check {check_id!r} has no drift report (it is not finished, it failed, or it "
             "had too little data to compare)",
         )
-    response = Response(path.read_bytes(), mimetype="text/html")
+    try:
+        page = context().runtime.blobs.get(found.report_key)
+    except BlobNotFound:
+        # the verdict is stored first; Evidently's page is rendered right after it
+        raise Problem(
+            404,
+            f"the drift report of check {check_id!r} is still being rendered: retry shortly",
+            headers={"Retry-After": "2"},
+        ) from None
+    response = Response(page, mimetype="text/html")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

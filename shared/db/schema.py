@@ -44,7 +44,7 @@ models = sa.Table(
     sa.Column("task", sa.String(32), nullable=True),
     sa.Column("feature_columns", sa.JSON, nullable=True),
     sa.Column("baseline_metrics", sa.JSON, nullable=True),
-    sa.Column("reference_path", sa.String(1024), nullable=True),
+    sa.Column("reference_key", sa.String(512), nullable=True),
     sa.Column("champion_version", sa.String(32), nullable=True),
     sa.Column("champion_run_id", sa.String(64), nullable=True),
     sa.Column("champion_metrics", sa.JSON, nullable=True),
@@ -101,7 +101,7 @@ checks = sa.Table(
     sa.Column("drift_share", sa.Float, nullable=True),
     sa.Column("drift", sa.JSON, nullable=True),
     sa.Column("performance", sa.JSON, nullable=True),
-    sa.Column("report_path", sa.String(1024), nullable=True),
+    sa.Column("report_key", sa.String(512), nullable=True),
     # A check can be requested (pending), picked up (running) and finished by a worker.
     sa.Column("status", sa.String(16), nullable=False, server_default="completed"),
     sa.Column("error", sa.Text, nullable=True),
@@ -138,4 +138,26 @@ events = sa.Table(
     sa.Column("to_status", sa.String(16), nullable=True),
     sa.Column("details", sa.JSON, nullable=True),
     sa.Index("ix_retraining_events_model_at", "model_name", "at"),
+)
+
+# Write-once blobs (reference data, drift profiles, reports), kept out of the hot tables:
+# ``shared.storage``.
+blobs = sa.Table(
+    "retraining_blobs",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("media_type", sa.String(128), nullable=False),
+    sa.Column("encoding", sa.String(16), nullable=False),
+    sa.Column("n_chunks", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+blob_chunks = sa.Table(
+    "retraining_blob_chunks",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from apitest import sources
+from apitest import free_port, sources
 
 from shared.settings import Settings
 
@@ -212,6 +212,38 @@ def test_unreachable_redis_is_503(make_app, tmp_path, data_files):
     assert status["broker"]["reachable"] is False and status["workers"]["alive"] == 0
 
 
+def test_unreachable_mlflow_is_503_naming_it(make_app, tmp_path, monkeypatch):
+    from shared.enums import Task
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    closed = free_port()  # nothing listens there
+    settings = Settings.from_env(
+        {
+            "RETRAINING_HOME": str(tmp_path / "h"),
+            "MLFLOW_TRACKING_URI": f"http://user:secret@127.0.0.1:{closed}",
+        }
+    )
+    app = make_app(settings)
+    client = app.test_client()
+    client.post("/retraining/configure", json={"model_name": "m"})
+    app.extensions["retraining"].runtime.models.set_champion(
+        "m",
+        version="1",
+        run_id="r",
+        metrics={"accuracy": 0.9},
+        task=Task.CLASSIFICATION,
+        feature_columns=["x"],
+        details={},
+    )
+
+    response = client.post("/models/m/predict", json={"instances": [{"x": 1.0}]})
+
+    out = problem(response, 503)
+    assert f"MLflow at http://127.0.0.1:{closed} is unreachable" in out["detail"]
+    assert "secret" not in out["detail"]
+    assert response.headers["Retry-After"]
+
+
 def test_unexpected_errors_are_500_without_a_trace(client, monkeypatch, caplog):
     import api.routes.reports as reports
 
@@ -223,3 +255,21 @@ def test_unexpected_errors_are_500_without_a_trace(client, monkeypatch, caplog):
     out = problem(client.get("/retraining/m/report"), 500)
     assert "secret internals" not in out["detail"] and out["reference"] in out["detail"]
     assert "secret internals" in caplog.text  # the log has it, under that reference
+
+
+def test_url_file_sources_are_accepted_and_unknown_protocols_refused(client):
+    signed = "https://data.example.com/churn/train.csv?X-Amz-Signature=abc"
+    created = client.post(
+        "/retraining/configure",
+        json={"model_name": "m", "data_sources": {"training": {"kind": "file", "path": signed}}},
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["data_sources"]["training"]["path"] == signed
+    refused = client.post(
+        "/retraining/configure",
+        json={
+            "model_name": "m",
+            "data_sources": {"training": {"kind": "file", "path": "nosuch://b/train.csv"}},
+        },
+    )
+    assert problem(refused, 422)["errors"][0]["field"] == "data_sources.training.path"

@@ -171,7 +171,7 @@ def test_drifted_unlabelled_data_is_data_drift_and_alerts(trained):
     assert check.drift_share >= 0.5
     assert "tenure" in check.drift["drifted_columns"]
     assert "at or above the 0.30 threshold" in reason
-    with open(check.report_path, encoding="utf-8") as report:
+    with open(scheduler.check_report_path(), encoding="utf-8") as report:
         assert "tenure" in report.read()  # the Evidently report of this check
     alerts = [s for s in recorder.seen if isinstance(s, DriftAlert)]
     assert alerts and alerts[-1].check_id == check.check_id
@@ -356,6 +356,7 @@ def test_a_better_model_is_promoted_only_with_auto_promote(tmp_path, make_home):
         settings=settings,
     )
     try:
+        reference_before = eager.runtime.models.get("churn").reference_key
         promoted = eager.trigger_retraining(RetrainingTrigger.MANUAL, "promote it")
         # the notifier raised: the job is completed and promoted all the same
         assert promoted.status == JobStatus.COMPLETED, promoted.error
@@ -369,7 +370,9 @@ def test_a_better_model_is_promoted_only_with_auto_promote(tmp_path, make_home):
         record = eager.runtime.models.get("churn")
         assert record.champion_metrics == promoted.metrics
         # the monitors follow the replacing champion: its training window is the reference
-        assert record.reference_path.endswith(f"reference-v{promoted.model_version}.parquet")
+        assert record.reference_key != reference_before
+        window = eager.runtime.references.frame(record.reference_key)
+        assert len(window) == promoted.details["n_rows_in_window"]
         assert record.baseline_metrics == {k: promoted.metrics[k] for k in baseline}
         again = eager.check_retraining_needed(make_churn_frame(500, seed=22, drift=1.0))
         assert again.trigger != RetrainingTrigger.DATA_DRIFT, again.reason

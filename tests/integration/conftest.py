@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from dist_harness import Processes, Stack
+from dist_harness import Processes, Stack, fresh_database
 from sqlalchemy.engine import make_url
 
 from shared.settings import normalize_database_url
@@ -60,23 +60,9 @@ def database_server():
 @pytest.fixture(scope="module")
 def database_url(database_server, request) -> Iterator[str]:
     """A fresh Postgres database for this test module; dropped at its end."""
-    import psycopg2
-
     module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:30]
-    name = f"itest_{module}_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(database_server.render_as_string(hide_password=False))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield database_server.set(drivername="postgresql+psycopg2", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.cursor() as cursor:
-            # FORCE: a worker killed by a test may have left sessions behind
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database(database_server, f"itest_{module}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

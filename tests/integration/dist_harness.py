@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +62,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def child_env(**values: str) -> dict[str, str]:
+    """This environment without what would point a child elsewhere, plus ``values``.
+
+    The directory of ``dist_loaders`` is on the child's path, as a user's package would be.
+    """
+    env = {k: v for k, v in os.environ.items() if not _STRIPPED_ENV.match(k)}
+    python_path = [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env.update(PYTHONPATH=os.pathsep.join(python_path), PYTHONUNBUFFERED="1", **values)
+    return env
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -189,11 +201,8 @@ class Stack:
     extra: dict[str, str] = field(default_factory=dict)
 
     def env(self, **overrides: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not _STRIPPED_ENV.match(k)}
-        python_path = [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = child_env()
         env.update(
-            PYTHONPATH=os.pathsep.join(python_path),
-            PYTHONUNBUFFERED="1",
             RETRAINING_HOME=str(self.home),
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,
@@ -234,6 +243,89 @@ class Stack:
         proc = self.processes.start(name, retrain_command("beat"), proc_env, cwd=home)
         proc.ready_pattern = r"beat: Starting"
         return proc.wait_ready() if wait else proc
+
+
+@contextlib.contextmanager
+def fresh_database(server: sa.URL, prefix: str) -> Iterator[str]:
+    """A new database ``<prefix>_<random>`` on the server; dropped when the block ends."""
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(server.render_as_string(hide_password=False))
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(drivername="postgresql+psycopg2", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.cursor() as cursor:
+            # FORCE: a worker killed by a test may have left sessions behind
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+# -- private disks -----------------------------------------------------------------------------
+
+
+def private_disk_available() -> bool:
+    """Whether this process may give a child a mount namespace of its own (root on Linux)."""
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run([unshare, "-m", "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def on_private_disk(home: Path, argv: list[str]) -> list[str]:
+    """``argv`` run with a fresh tmpfs at ``home`` that no other process sees.
+
+    The mount lives in the child's own mount namespace (unshare makes mounts private), so it
+    vanishes with the process: what it wrote there is gone, as with a host that disappears.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    script = 'mount -t tmpfs none "$0" && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", script, str(home), *argv]
+
+
+# -- an MLflow tracking server -----------------------------------------------------------------
+
+
+class MlflowServer:
+    """``mlflow server --serve-artifacts`` on its own database: the store every host shares."""
+
+    def __init__(self, processes: Processes, backend_uri: str, artifacts: Path) -> None:
+        self.processes = processes
+        self.backend_uri = backend_uri
+        self.artifacts = artifacts
+        self.port = free_port()
+        self.proc: Proc | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180) -> MlflowServer:
+        mlflow = Path(sys.executable).with_name("mlflow")
+        argv = [str(mlflow), "server", "--backend-store-uri", self.backend_uri]
+        argv += ["--serve-artifacts", "--artifacts-destination", str(self.artifacts)]
+        argv += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        self.proc = self.processes.start(
+            "mlflow-server", argv, child_env(), self.artifacts.parent, service=True
+        )
+        wait_until(self.healthy, timeout, "the MLflow server to answer", diagnostics=self.proc.tail)
+        return self
+
+    def healthy(self) -> bool:
+        import requests
+
+        assert self.proc is not None and self.proc.alive(), self.proc and self.proc.tail()
+        try:
+            return requests.get(f"{self.url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
 
 
 # -- a private Redis server --------------------------------------------------------------------

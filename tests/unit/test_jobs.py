@@ -288,7 +288,7 @@ def test_jobs_and_checks_survive_a_restart(settings):
             drift_share=0.4,
             drift={"drifted_columns": ["a", "b"]},
             performance=None,
-            report_path=None,
+            report_key=None,
         )
     )
     first.dispose()

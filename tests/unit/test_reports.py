@@ -76,7 +76,7 @@ def history(runtime):
                 ]
             },
             performance=None,
-            report_path=None,
+            report_key=None,
         )
     )
     return ids
@@ -85,7 +85,8 @@ def history(runtime):
 def test_the_report_is_a_file_naming_every_job_newest_first(runtime, history):
     path = write_model_report(runtime, "churn")
     assert path.exists() and path.suffix == ".html"
-    assert path.parent == runtime.settings.reports_dir / "churn"
+    assert path.is_relative_to(runtime.settings.cache_dir)  # this host's copy of the blob
+    assert runtime.blobs.get(f"models/churn/reports/{path.name}") == path.read_bytes()
     html = path.read_text(encoding="utf-8")
     positions = [html.index(job_id) for job_id in history]
     assert positions == sorted(positions, reverse=True)  # newest first

@@ -1,0 +1,102 @@
+"""A model's reference data and its drift profiles, stored once and readable from any host.
+
+A reference is written as a Parquet blob together with the drift profile of the features a
+check will look up (the champion's, or all of the reference's while there is none); a model
+row points at the reference only once both exist. A later champion with other features gets
+its profile built from the stored reference on first use. Profiles are immutable, so each
+process keeps the last few it parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import pandas as pd
+
+from shared.db.schema import utcnow
+from shared.errors import Invalid
+from shared.fast_drift import PROFILE_FORMAT_VERSION, ReferenceProfile
+from shared.storage import BlobNotFound, BlobStore
+
+PARQUET = "application/vnd.apache.parquet"
+PROFILE = "application/x-npz"
+_PROFILES_KEPT = 8
+
+
+class ReferenceStore:
+    """Reference frames and their profiles in the blob store, profiles cached in memory."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+        self._profiles: OrderedDict[str, ReferenceProfile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def store(
+        self,
+        model_name: str,
+        frame: pd.DataFrame,
+        columns: Sequence[str],
+        features: Sequence[str] | None,
+    ) -> str:
+        """Write ``frame`` and its profile of ``columns``; returns the reference's key.
+
+        ``features`` is what checks will ask the profile for (None: no champion yet).
+        """
+        buffer = io.BytesIO()
+        try:
+            frame.to_parquet(buffer, index=False)
+        except (ValueError, TypeError, ImportError) as exc:
+            raise Invalid(f"reference_data: cannot be stored as Parquet: {exc}") from exc
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+        key = f"models/{model_name}/references/{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+        profile = ReferenceProfile.from_frame(frame, list(columns))
+        self.blobs.put(key, buffer.getvalue(), media_type=PARQUET)
+        self._put_profile(profile_key(key, features), profile)
+        return key
+
+    def frame(self, reference_key: str) -> pd.DataFrame:
+        return pd.read_parquet(self.blobs.local_path(reference_key))
+
+    def profile(self, reference_key: str, features: Sequence[str] | None) -> ReferenceProfile:
+        """The profile of ``features`` (those the reference has); built once when missing."""
+        key = profile_key(reference_key, features)
+        with self._lock:
+            if key in self._profiles:
+                self._profiles.move_to_end(key)
+                return self._profiles[key]
+        try:
+            profile = ReferenceProfile.from_bytes(self.blobs.get(key))
+        except BlobNotFound:
+            if features is None:
+                raise
+            reference = self.frame(reference_key)
+            present = [name for name in features if name in reference.columns]
+            profile = ReferenceProfile.from_frame(reference, present)
+            self._put_profile(key, profile)
+        self._remember(key, profile)
+        return profile
+
+    def _put_profile(self, key: str, profile: ReferenceProfile) -> None:
+        self.blobs.put(key, profile.to_bytes(), media_type=PROFILE)
+        self._remember(key, profile)
+
+    def _remember(self, key: str, profile: ReferenceProfile) -> None:
+        with self._lock:
+            self._profiles[key] = profile
+            while len(self._profiles) > _PROFILES_KEPT:
+                self._profiles.popitem(last=False)
+
+
+def profile_key(reference_key: str, features: Sequence[str] | None) -> str:
+    """Deterministic, so any host finds a profile another built; the format is in the key."""
+    stem = reference_key.removesuffix(".parquet")
+    if features is None:
+        return f"{stem}.profile-all.v{PROFILE_FORMAT_VERSION}.npz"
+    digest = hashlib.sha256(json.dumps(list(features)).encode("utf-8")).hexdigest()[:16]
+    return f"{stem}.profile-{digest}.v{PROFILE_FORMAT_VERSION}.npz"
