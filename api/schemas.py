@@ -48,11 +48,15 @@ class ResponseModel(BaseModel):
 # -- data sources and training options ---------------------------------------------------
 
 
-_DATA_FILE = r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]|[pP][qQ])$"  # no (?i) in JSON Schema
+# a local path or a URL (its query string, e.g. a presigned signature, after the suffix);
+# spelled out because JSON Schema has no (?i)
+_DATA_FILE = r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT]|[pP][qQ])(\?.*)?$"
 
 
 class FileSource(RequestModel):
-    """A CSV or Parquet file the API and the workers can read."""
+    """A CSV or Parquet file the workers can read: a local path, or a URL that fsspec reads
+    (protocols s3, gs, abfs, https and others), its reader package installed where the data
+    is loaded."""
 
     kind: Literal["file"]
     path: str = Field(min_length=1, max_length=4096, pattern=_DATA_FILE)

@@ -1,6 +1,6 @@
 """``retrain``: run the parts of the distributed deployment.
 
-retrain worker [--queues retraining,checks] [--concurrency N] [--hostname NAME]
+retrain worker [--queues retraining,checks] [--concurrency N] [--hostname NAME] [celery options]
 retrain beat
 retrain flower [--port 5555]
 retrain migrate
@@ -18,7 +18,11 @@ from workers.config import CHECKS_QUEUE, RETRAINING_QUEUE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "passes_options_through", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.passthrough = unknown
     return args.run(args)
 
 
@@ -26,7 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retrain", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    worker = commands.add_parser("worker", help="a Celery worker (needs REDIS_URL)")
+    worker = commands.add_parser(
+        "worker",
+        help="a Celery worker (needs REDIS_URL)",
+        description="A Celery worker. Any option not listed here goes to `celery worker` as "
+        "it is, e.g. --autoscale 4,1, --max-tasks-per-child 10, -O fair.",
+        # no abbreviations: `--q` or `--conc` must not take a Celery option for one of ours
+        allow_abbrev=False,
+    )
     worker.add_argument("--queues", default=f"{RETRAINING_QUEUE},{CHECKS_QUEUE}")
     worker.add_argument("--concurrency", type=int, default=None)
     worker.add_argument("--pool", default=None, help="Celery pool: prefork (default), solo, ...")
@@ -34,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         "--hostname", default=None, help="node name, e.g. worker2@%%h (several workers per host)"
     )
     worker.add_argument("--loglevel", default="INFO")
-    worker.set_defaults(run=_worker)
+    worker.set_defaults(run=_worker, passes_options_through=True)
 
     beat = commands.add_parser("beat", help="Celery Beat: the dispatcher and reconciler")
     beat.add_argument("--loglevel", default="INFO")
@@ -83,12 +94,28 @@ def _worker(args: argparse.Namespace) -> int:
     # per core on top: oversubscribed, trainings ran 10-40 times slower. One thread per
     # training unless the deployment says otherwise.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    return _celery(*worker_arguments(args))
+
+
+def worker_arguments(args: argparse.Namespace) -> list[str]:
+    """``celery -A workers.app`` arguments for ``retrain worker``: ours, then the passthrough.
+
+    The passthrough comes last, so an option given twice (``-Q checks`` after our
+    ``--queues``) takes the user's value: Celery keeps the last one.
+    """
     extra = ["--concurrency", str(args.concurrency)] if args.concurrency else []
     extra += ["--pool", args.pool] if args.pool else []
     extra += ["--hostname", args.hostname] if args.hostname else []
-    return _celery(
-        "worker", "--queues", args.queues, "--loglevel", args.loglevel, "--events", *extra
-    )
+    return [
+        "worker",
+        "--queues",
+        args.queues,
+        "--loglevel",
+        args.loglevel,
+        "--events",
+        *extra,
+        *getattr(args, "passthrough", []),
+    ]
 
 
 def _beat(args: argparse.Namespace) -> int:

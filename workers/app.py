@@ -6,6 +6,7 @@ import functools
 
 from celery import Celery
 from celery.signals import worker_process_init
+from kombu import Exchange, Queue
 
 from beat_schedule import beat_schedule
 from shared.settings import Settings
@@ -35,6 +36,14 @@ def create_celery(settings: Settings, config: WorkerConfig) -> Celery:
         task_send_sent_event=True,
         task_ignore_result=True,
         task_default_queue=CHECKS_QUEUE,
+        # Declared, not only routed to: a worker started without -Q consumes the declared
+        # queues, and with only the default one a plain `celery -A workers.app worker` would
+        # leave every training pending. Each is what Celery would create for the name by itself
+        # (a direct exchange of the same name), so publishers and workers of either kind agree.
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name)
+            for name in (RETRAINING_QUEUE, CHECKS_QUEUE)
+        ],
         task_routes={
             RUN_JOB: {"queue": RETRAINING_QUEUE},
             RUN_CHECK: {"queue": CHECKS_QUEUE},

@@ -84,6 +84,24 @@ def test_trainings_and_checks_have_their_own_queues(settings):
         assert router.route({}, name)["queue"].name == CHECKS_QUEUE, name
 
 
+def test_a_worker_without_queue_options_consumes_both_queues(settings):
+    """``celery -A workers.app worker`` with no -Q consumes what task_queues declares."""
+    app = _app(settings, WorkerConfig())
+    declared = {queue.name: queue for queue in app.conf.task_queues}
+    assert set(declared) == {RETRAINING_QUEUE, CHECKS_QUEUE}
+    assert set(app.amqp.queues.consume_from) == {RETRAINING_QUEUE, CHECKS_QUEUE}
+    for name, queue in declared.items():
+        # what Celery creates for a routed name by itself: publishers of an app without the
+        # declaration (an older process) and this worker meet on the same exchange and key
+        exchange = queue.exchange
+        assert (exchange.name, exchange.type, queue.routing_key) == (name, "direct", name)
+    routed = {
+        name: app.amqp.router.route({}, task)["queue"]
+        for name, task in ((RETRAINING_QUEUE, RUN_JOB), (CHECKS_QUEUE, RUN_CHECK))
+    }
+    assert all(routed[name] is app.amqp.queues[name] for name in declared)
+
+
 def test_beat_sends_the_dispatcher_and_the_reconciler_every_interval(settings):
     app = _app(settings, WorkerConfig.from_env({"RETRAINING_DISPATCH_INTERVAL": "15"}))
     schedule = app.conf.beat_schedule
@@ -119,6 +137,72 @@ def test_retrain_worker_command(monkeypatch):
     assert "--events" in argv  # Flower sees the tasks
     # one OpenMP thread per training: a worker runs as many trainings as it has processes
     assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+@pytest.mark.parametrize(
+    "passthrough",
+    [
+        ["--autoscale", "4,1"],
+        ["--max-tasks-per-child", "10", "-O", "fair"],
+        ["--autoscale=4,1", "--without-gossip", "-Q", "checks"],
+    ],
+)
+def test_retrain_worker_passes_other_options_to_celery(monkeypatch, passthrough):
+    executed = []
+    monkeypatch.setenv("REDIS_URL", REDIS)
+    monkeypatch.setattr(os, "execv", lambda path, argv: executed.append(argv))
+    retraining.cli.main(["worker", "--pool", "solo", *passthrough, "--loglevel", "DEBUG"])
+    (argv,) = executed
+    arguments = argv[argv.index("worker") :]
+    # ours keep their meaning and defaults; the rest follows in the order given, last, so that
+    # Celery (which keeps the last of a repeated option) takes a user's -Q over our --queues
+    assert arguments[-len(passthrough) :] == passthrough
+    assert arguments[arguments.index("--loglevel") + 1] == "DEBUG"
+    assert arguments[arguments.index("--pool") + 1] == "solo"
+    assert arguments[arguments.index("--queues") + 1] == f"{RETRAINING_QUEUE},{CHECKS_QUEUE}"
+    assert "--events" in arguments
+
+
+def test_worker_arguments_without_passthrough_are_the_defaults():
+    args = retraining.cli._parser().parse_args(["worker"])
+    assert retraining.cli.worker_arguments(args) == [
+        "worker",
+        "--queues",
+        f"{RETRAINING_QUEUE},{CHECKS_QUEUE}",
+        "--loglevel",
+        "INFO",
+        "--events",
+    ]
+
+
+def test_retrain_worker_does_not_abbreviate_its_options(monkeypatch):
+    """``--q`` would otherwise be taken for --queues instead of going to Celery."""
+    executed = []
+    monkeypatch.setenv("REDIS_URL", REDIS)
+    monkeypatch.setattr(os, "execv", lambda path, argv: executed.append(argv))
+    retraining.cli.main(["worker", "--conc", "3"])
+    (argv,) = executed
+    assert argv[-2:] == ["--conc", "3"] and "--concurrency" not in argv
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["beat", "--autoscale", "4,1"],
+        ["flower", "--max-tasks-per-child", "10"],
+        ["migrate", "-O", "fair"],
+        ["api", "--bogus"],
+    ],
+)
+def test_other_commands_refuse_unknown_options(monkeypatch, capsys, argv):
+    executed = []
+    monkeypatch.setenv("REDIS_URL", REDIS)
+    monkeypatch.setattr(os, "execv", lambda path, argv: executed.append(argv))
+    with pytest.raises(SystemExit) as exited:
+        retraining.cli.main(argv)
+    assert exited.value.code == 2
+    assert f"unrecognized arguments: {' '.join(argv[1:])}" in capsys.readouterr().err
+    assert not executed
 
 
 def test_retrain_worker_keeps_a_configured_thread_count(monkeypatch):

@@ -2,8 +2,12 @@
 
 Every service, port, environment variable and command is compared with what the product
 reads: the settings classes parse the services' environment, the ``retrain`` CLI's own parser
-parses their commands, and the URLs point at services that exist, with the credentials and
-ports those services are given.
+parses their commands (MLflow's own CLI the MLflow server's), and the URLs point at services
+that exist, with the credentials and ports those services are given.
+
+It must also hold on more than one host: no volume is shared by two services (the product
+keeps its files in the database and in MLflow's artifact store, which the MLflow server owns),
+and MLflow, published so that workers elsewhere reach it, requires a user.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ COMPOSE = REPO_ROOT / "docker-compose.yml"
 
 SERVICES = {"postgres", "redis", "mlflow-db", "mlflow", "api", "worker", "beat", "flower"}
 APP_SERVICES = {"api", "worker", "beat"}  # the product's processes that use every setting
-CORE_VARIABLES = {"DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "RETRAINING_HOME"}
+CORE_VARIABLES = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "RETRAINING_HOME",
+}
 # What the official images read (postgres: POSTGRES_*; the others take none from us).
 IMAGE_VARIABLES = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
@@ -80,6 +91,40 @@ def _command(service: dict) -> list[str]:
 
 def _published(service: dict) -> set[str]:
     return {str(port) for port in service.get("ports", [])}
+
+
+def _mounts(service: dict) -> list[tuple[str | None, str]]:
+    """(source, target) of each volume: a named volume, a host path, or None (anonymous)."""
+    mounts = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            mounts.append((volume.get("source"), volume["target"]))
+            continue
+        parts = volume.split(":")
+        mounts.append((parts[0], parts[1]) if len(parts) > 1 else (None, parts[0]))
+    return mounts
+
+
+def _named(source: str | None) -> bool:
+    return source is not None and not source.startswith((".", "/", "~"))
+
+
+def _mlflow_server_options(command: list[str]) -> dict:
+    """``mlflow server ...`` parsed by MLflow's own CLI: an unknown option fails here."""
+    import click
+    from mlflow.cli import server
+
+    assert command[:2] == ["mlflow", "server"]
+    try:
+        return server.make_context("mlflow server", command[2:]).params
+    except click.UsageError as exc:
+        pytest.fail(f"mlflow server refuses the command: {exc}", pytrace=False)
+
+
+def _mlflow_variables() -> set[str]:
+    import mlflow.environment_variables
+
+    return {name for name in dir(mlflow.environment_variables) if name.startswith("MLFLOW_")}
 
 
 def _code_variables() -> set[str]:
@@ -151,7 +196,8 @@ def test_worker_scales(services):
 
 
 def test_environment_names_are_read_by_the_code(services):
-    known = _code_variables()
+    # MLflow's client reads MLFLOW_TRACKING_USERNAME/PASSWORD itself, not our code
+    known = _code_variables() | _mlflow_variables()
     for name in APP_SERVICES | {"flower"}:
         unknown = set(_env(services[name])) - known
         assert not unknown, f"{name}: the code reads no {sorted(unknown)}"
@@ -159,6 +205,8 @@ def test_environment_names_are_read_by_the_code(services):
             assert set(_env(services[name])) >= CORE_VARIABLES, name
     for name in ("postgres", "mlflow-db"):
         assert set(_env(services[name])) <= IMAGE_VARIABLES, name
+    unknown = set(_env(services["mlflow"])) - _mlflow_variables()
+    assert not unknown, f"mlflow: MLflow reads no {sorted(unknown)}"
 
 
 def test_settings_read_from_the_app_environment(services):
@@ -181,17 +229,85 @@ def test_settings_read_from_the_app_environment(services):
         app.close()
 
 
-def test_models_and_artifacts_are_shared(services):
-    """Workers write artifacts under RETRAINING_HOME; the API and MLflow read them there."""
-    home = _env(services["worker"])["RETRAINING_HOME"]
-    mounts = {}
-    for name in ("api", "worker", "mlflow"):
-        mounts[name] = {
-            volume.split(":")[0]: volume.split(":")[1] for volume in services[name]["volumes"]
-        }
-    assert mounts["api"].get("retraining-data") == home
-    assert mounts["worker"].get("retraining-data") == home
-    assert mounts["mlflow"].get("retraining-data") == home
+def test_no_volume_is_shared_between_services(services):
+    """What one container writes, another on another host could not read: nothing is shared."""
+    users: dict[str, set[str]] = {}
+    for name, service in services.items():
+        for source, target in _mounts(service):
+            assert source is None or _named(source), f"{name}: a host path {source} at {target}"
+            if _named(source):
+                users.setdefault(source, set()).add(name)
+    shared = {volume: names for volume, names in users.items() if len(names) > 1}
+    assert not shared, f"volumes mounted by several services: {shared}"
+
+
+def test_the_products_data_directory_is_only_a_cache(services):
+    """Reference data, profiles and reports are in Postgres, models in MLflow: /data may vanish."""
+    for name in APP_SERVICES | {"flower"}:
+        home = _env(services[name])["RETRAINING_HOME"]
+        named = [source for source, target in _mounts(services[name]) if _named(source)]
+        assert not named, f"{name} keeps state on a volume: {named}"
+        assert home == "/data", name
+    for name in APP_SERVICES:
+        settings = Settings.from_env(_env(services[name]))
+        # None: new experiments keep artifacts in the tracking server's store, not under /data
+        assert settings.model_artifact_root is None, name
+
+
+def test_mlflow_serves_artifacts_from_a_volume_only_it_mounts(services):
+    command = _command(services["mlflow"])
+    params = _mlflow_server_options(command)
+    assert "--serve-artifacts" in command and params["serve_artifacts"] is True
+    destination = params["artifacts_destination"]
+    owners = [
+        source
+        for source, target in _mounts(services["mlflow"])
+        if _named(source) and (destination + "/").startswith(target.rstrip("/") + "/")
+    ]
+    assert owners, f"--artifacts-destination {destination} is on no volume of the mlflow service"
+    (volume,) = owners
+    others = [n for n, s in services.items() if n != "mlflow" and volume in dict(_mounts(s))]
+    assert not others, f"{volume} is also mounted by {others}"
+    assert not params["default_artifact_root"], "artifacts must go through the server"
+
+
+def test_mlflow_is_published_only_behind_its_basic_auth(raw, services):
+    mlflow = services["mlflow"]
+    if not _published(mlflow):
+        return  # reached only inside the Compose network
+    options = _mlflow_server_options(_command(mlflow))
+    assert options["app_name"] == "basic-auth", "MLflow is published with no login"
+    env = _env(mlflow)
+    # ${...:?} in the file: Compose refuses to start without them; MLflow ships no password
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == "required-mlflow_tracking_password"
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"] == "required-mlflow_flask_server_secret_key"
+    for name in APP_SERVICES:
+        app = _env(services[name])
+        # the product logs in as the admin user the server creates
+        assert app["MLFLOW_TRACKING_USERNAME"] == env["MLFLOW_AUTH_ADMIN_USERNAME"], name
+        assert app["MLFLOW_TRACKING_PASSWORD"] == env["MLFLOW_AUTH_ADMIN_PASSWORD"], name
+    # the auth app's config, written by the image: its user store must outlive the container
+    # and be readable by nobody else (not under the served artifacts either)
+    config_path = env["MLFLOW_AUTH_CONFIG_PATH"]
+    config = _file_written_by_the_image(raw, config_path)
+    database = re.search(r"^database_uri = sqlite:///(/\S+)$", config, re.MULTILINE)
+    assert database, f"{config_path}: the user store should be a SQLite file\n{config}"
+    directory = str(Path(database.group(1)).parent)
+    mounts = {target: source for source, target in _mounts(mlflow)}
+    assert _named(mounts.get(directory)), f"the user store {directory} is not on a volume"
+    assert directory != options["artifacts_destination"]
+    assert "default_permission = READ" in config
+
+
+def test_the_header_states_the_compose_version_the_file_needs(raw):
+    header = "\n".join(
+        line for line in COMPOSE.read_text().splitlines()[:5] if line.startswith("#")
+    )
+    found = re.search(r"Compose (\d+)\.(\d+) or later", header)
+    assert found, "the first lines must state the minimum Docker Compose version"
+    # dockerfile_inline appeared in Compose 2.17
+    assert "dockerfile_inline" in raw["x-app-build"]
+    assert (int(found.group(1)), int(found.group(2))) >= (2, 17)
 
 
 def test_mlflow_server_has_its_own_database(services):
@@ -205,7 +321,6 @@ def test_mlflow_server_has_its_own_database(services):
     assert store.path == f"/{mlflow_db['POSTGRES_DB']}"
     assert "--serve-artifacts" in command
     assert command[command.index("--port") + 1] == "5000"
-    assert command[command.index("--artifacts-destination") + 1].startswith("/data")
     allowed = command[command.index("--allowed-hosts") + 1].split(",")
     assert "mlflow" in allowed and "mlflow:*" in allowed, "other containers call it mlflow"
 
@@ -247,6 +362,15 @@ def test_image_build_copies_what_the_package_needs(raw):
     assert needed <= copied, f"the image lacks {sorted(needed - copied)}"
     for name in ("mlflow", "api", "worker", "beat", "flower"):
         assert raw["services"][name]["image"] == "auto-retraining:latest", name
+
+
+def _file_written_by_the_image(raw: dict, path: str) -> str:
+    """What the Dockerfile's ``printf FORMAT ARGS > path`` writes, as the shell would."""
+    dockerfile = raw["x-app-build"]["dockerfile_inline"].replace("\\\n", " ")
+    found = re.search(rf"printf\s+('[^']*'(?:\s+[^\s>&]+)*)\s*>\s*{re.escape(path)}", dockerfile)
+    assert found, f"the image does not write {path}"
+    format_, *arguments = shlex.split(found.group(1))
+    return format_.replace("\\n", "\n") % tuple(arguments)
 
 
 def _host_port(url: str) -> tuple[str | None, int | None]:
