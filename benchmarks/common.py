@@ -361,3 +361,44 @@ def log_problems(path: Path, limit: int = 5, ignore: str | None = None) -> tuple
         and not (ignore and re.search(ignore, line))
     ]
     return len(found), found[:limit]
+
+
+class mlflow_server:
+    """``mlflow server --serve-artifacts`` on a fresh Postgres database, for the block.
+
+    What a deployment of several hosts uses as its tracking URI; ``with`` gives its URL.
+    """
+
+    def __init__(self, log_dir: Path, server: str = POSTGRES_SERVER) -> None:
+        self.log_dir = log_dir
+        self.database = postgres_database("bench_mlflow", server)
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> str:
+        import urllib.request
+
+        backend = self.database.__enter__()
+        port = free_port()
+        mlflow = Path(sys.executable).with_name("mlflow")
+        argv = [str(mlflow), "server", "--backend-store-uri", backend, "--serve-artifacts"]
+        argv += ["--artifacts-destination", str(self.log_dir / "mlflow-artifacts")]
+        argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        # MLflow's own job runner (GenAI features the product never uses) adds seven processes
+        env = child_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        self.process = start_process(argv, self.log_dir / "mlflow-server.log", env)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    return url
+            except OSError as exc:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError(f"no MLflow server: see {self.log_dir}") from exc
+                time.sleep(0.5)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+        self.database.__exit__()

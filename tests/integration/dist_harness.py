@@ -313,7 +313,12 @@ class MlflowServer:
         argv += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
         self.artifacts.mkdir(parents=True, exist_ok=True)
         self.proc = self.processes.start(
-            "mlflow-server", argv, child_env(), self.artifacts.parent, service=True
+            "mlflow-server",
+            argv,
+            # MLflow's job runner (GenAI features) would add seven processes the tests never use
+            child_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            self.artifacts.parent,
+            service=True,
         )
         wait_until(self.healthy, timeout, "the MLflow server to answer", diagnostics=self.proc.tail)
         return self
