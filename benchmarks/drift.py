@@ -13,7 +13,7 @@ held before and the process's peak during the call (RSS sampled every 2 ms, data
 * Evidently: ``Report([DataDriftPreset(columns)], include_tests=True)`` (the tests carry the
   per-column verdicts) on both frames with an explicit ``DataDefinition``, then the per-column
   results read from the snapshot; no HTML. Importing Evidently is measured apart.
-* Fast: ``shared.fast_drift.run_fast_drift`` from the saved profile file (loading it included),
+* Fast: ``shared.drift.run_fast_drift`` from the saved profile file (loading it included),
   the reference data never touched; the profile's one-time build is measured apart. Above
   500,000 rows the default sampling applies; the exact variant is measured too.
 
@@ -107,7 +107,7 @@ def make_frame(rows: int, seed: int, shifted: bool) -> pd.DataFrame:
 def worker(spec: dict[str, Any]) -> None:
     kind, rows = spec["kind"], spec["rows"]
     if kind == "build":
-        from shared.fast_drift import ReferenceProfile
+        from shared.drift import ReferenceProfile
 
         reference = make_frame(rows, REFERENCE_SEED, False)
         release_free_memory()
@@ -125,7 +125,7 @@ def worker(spec: dict[str, Any]) -> None:
             }
         )
     elif kind == "fast":
-        from shared.fast_drift import (
+        from shared.drift import (
             THRESHOLDS,
             ReferenceProfile,
             exceeds_threshold,
@@ -165,7 +165,7 @@ def worker(spec: dict[str, Any]) -> None:
             }
         )
     elif kind == "html":
-        from shared.fast_drift import (
+        from shared.drift import (
             HTML_MAX_ROWS,
             ReferenceProfile,
             run_fast_drift,
@@ -199,7 +199,7 @@ def worker(spec: dict[str, Any]) -> None:
         from evidently import DataDefinition, Dataset, Report
         from evidently.presets import DataDriftPreset
 
-        from shared.drift import _column_drifts
+        from shared.drift.evidently import _column_drifts
 
         import_seconds = time.perf_counter() - started
         reference = make_frame(rows, REFERENCE_SEED, False)
@@ -213,7 +213,7 @@ def worker(spec: dict[str, Any]) -> None:
             text_columns=[],
             unknown_columns=[],
             list_columns=[],
-        )  # every role given: Evidently infers nothing (as shared.drift does)
+        )  # every role given: Evidently infers nothing (as shared.drift.evidently does)
 
         def verdicts(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, Any]:
             names = list(reference.columns)
@@ -292,7 +292,7 @@ def compare(evidently: dict[str, Any], fast: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(sizes: list[int], evidently_max_rows: int, workdir: Path) -> dict[str, Any]:
-    from shared.fast_drift import SAMPLE_ABOVE
+    from shared.drift import SAMPLE_ABOVE
 
     results: dict[str, Any] = {"builds": {}, "cases": []}
     for rows in sizes:
@@ -484,7 +484,7 @@ def markdown(results: dict[str, Any], info, started, loads, cmd) -> str:
             f"thread after the verdict), {html['data_rows']:,} current rows, shifted data: "
             f"{html['seconds']:.1f} s and {html['added'] / MB:,.0f} MB added, on seeded "
             f"samples of at most {html['rows']:,} reference and current rows "
-            f"(`shared.fast_drift.write_html_report`); page {html['html_bytes'] / MB:.1f} MB. "
+            f"(`shared.drift.render_html_report`); page {html['html_bytes'] / MB:.1f} MB. "
             f"The first report in a process also imports Evidently: "
             f"{html['first_seconds']:.1f} s.",
         ]

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shared.drift.store import PROFILES_KEPT, ReferenceStore, profile_key
 from shared.errors import Invalid
-from shared.references import ReferenceStore, profile_key
 from shared.storage import BlobNotFound, BlobStore
 
 
@@ -66,3 +66,19 @@ def test_a_frame_parquet_cannot_hold_is_refused_naming_the_field(runtime):
     bad = pd.DataFrame({"income": [1.0, 2.0], "mixed": [object(), object()]})
     with pytest.raises(Invalid, match="reference_data: cannot be stored as Parquet"):
         runtime.references.store("churn", bad, ["income"], features=None)
+
+
+def test_the_store_keeps_the_profiles_it_used_last(runtime, monkeypatch):
+    keys = [
+        runtime.references.store("churn", frame(rows=50, seed=seed), ["income"], features=None)
+        for seed in range(PROFILES_KEPT + 1)
+    ]
+    first = runtime.references.profile(keys[1], None)
+    runtime.references.profile(keys[0], None)  # read again: evicts keys[2], the oldest use
+    read = []
+    original = runtime.blobs.get
+    monkeypatch.setattr(runtime.blobs, "get", lambda key: read.append(key) or original(key))
+
+    assert runtime.references.profile(keys[1], None) is first
+    runtime.references.profile(keys[2], None)
+    assert read == [profile_key(keys[2], None)]

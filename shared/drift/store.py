@@ -3,8 +3,12 @@
 A reference is written as a Parquet blob together with the drift profile of the features a
 check will look up (the champion's, or all of the reference's while there is none); a model
 row points at the reference only once both exist. A later champion with other features gets
-its profile built from the stored reference on first use. Profiles are immutable, so each
-process keeps the last few it parsed.
+its profile built from the stored reference on first use, and stored for every host.
+
+Profiles are immutable blobs under deterministic keys (:func:`profile_key`), so a parsed
+profile never goes stale: each :class:`ReferenceStore` (one per ``Runtime``, so one per
+process in the workers and the API) keeps the last ``PROFILES_KEPT`` profiles it wrote or
+parsed, and a check of a model it has seen reads no blob and parses no file.
 """
 
 from __future__ import annotations
@@ -20,17 +24,17 @@ from collections.abc import Sequence
 import pandas as pd
 
 from shared.db.schema import utcnow
+from shared.drift.profile import PROFILE_FORMAT_VERSION, ReferenceProfile
 from shared.errors import Invalid
-from shared.fast_drift import PROFILE_FORMAT_VERSION, ReferenceProfile
 from shared.storage import BlobNotFound, BlobStore
 
 PARQUET = "application/vnd.apache.parquet"
 PROFILE = "application/x-npz"
-_PROFILES_KEPT = 8
+PROFILES_KEPT = 8  # parsed profiles kept in memory per store, least recently used dropped
 
 
 class ReferenceStore:
-    """Reference frames and their profiles in the blob store, profiles cached in memory."""
+    """Reference frames and their profiles in the blob store; recent profiles kept in memory."""
 
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
@@ -64,7 +68,12 @@ class ReferenceStore:
         return pd.read_parquet(self.blobs.local_path(reference_key))
 
     def profile(self, reference_key: str, features: Sequence[str] | None) -> ReferenceProfile:
-        """The profile of ``features`` (those the reference has); built once when missing."""
+        """The profile of ``features`` (those the reference has), from memory when kept.
+
+        Otherwise read from the blob store; when no host stored it yet, built from the stored
+        reference and stored. ``features=None`` asks for the profile written with the
+        reference while there was no champion: BlobNotFound when none was.
+        """
         key = profile_key(reference_key, features)
         with self._lock:
             if key in self._profiles:
@@ -89,7 +98,7 @@ class ReferenceStore:
     def _remember(self, key: str, profile: ReferenceProfile) -> None:
         with self._lock:
             self._profiles[key] = profile
-            while len(self._profiles) > _PROFILES_KEPT:
+            while len(self._profiles) > PROFILES_KEPT:
                 self._profiles.popitem(last=False)
 
 

@@ -1,4 +1,4 @@
-"""Drift detection over real Evidently reports, on small seeded frames."""
+"""Drift detection over real Evidently reports, and the HTML page of a stored check."""
 
 import json
 import math
@@ -15,9 +15,12 @@ from shared.drift import (
     NOT_NUMERIC_IN_CURRENT,
     ColumnDrift,
     DriftResult,
-    _column_drifts,
+    ReferenceProfile,
     detect_drift,
+    detect_drift_fast,
+    render_html_report,
 )
+from shared.drift.evidently import _column_drifts
 
 FEATURES = ["age", "income", "city"]
 # Evidently's drift tests are p-value tests at 0.05, so independent samples of one distribution
@@ -215,3 +218,29 @@ def test_no_columns_gives_zero_share(reference):
 def test_invalid_input_raises_value_error(ref_frame, cur_frame, columns, message):
     with pytest.raises(ValueError, match=message):
         detect_drift(ref_frame, cur_frame, columns)
+
+
+# --- the HTML page of a stored check ------------------------------------------------------------
+
+
+def test_html_report_is_evidentlys_headed_by_the_verdict(mixed_frame):
+    reference = mixed_frame(1, 400)[["normal", "city"]]
+    current = mixed_frame(2, 400, 0.3)[["normal", "city"]]
+    profile = ReferenceProfile.from_frame(reference, ["normal", "city"])
+
+    result = detect_drift_fast(profile, current)
+    text = render_html_report(profile, current, result)
+
+    assert text.index('id="drift-verdict"') < text.index('id="root_metric_')  # Evidently's
+    assert result.summary().replace(",", "") in text.replace(",", "")
+    assert "seeded samples of 400 reference and 400 current rows" in text
+
+
+def test_html_report_without_reference_rows_still_shows_the_verdict(mixed_frame):
+    reference = mixed_frame(1, 300)
+    profile = ReferenceProfile.from_frame(reference, ["normal"], html_rows=0)
+    result = detect_drift_fast(profile, mixed_frame(2, 300))
+
+    text = render_html_report(profile, mixed_frame(2, 300), result)
+
+    assert "Drift verdict of record" in text and "could not be rendered" in text

@@ -1,70 +1,44 @@
-"""Data drift between reference and current data, from Evidently's per-column drift tests.
+"""Evidently itself: the reference implementation of the drift check, and its HTML report.
 
-Evidently is imported inside functions: importing it takes seconds, and the API must not pay that.
+Why keep it: the fast verdict (``shared.drift.verdict``) is tested against
+:func:`detect_drift`, and a stored check's HTML page is Evidently's own report. Evidently is
+imported inside functions: importing it takes seconds, and the API must not pay that.
+
+:func:`render_html_report` is called by the monitor after the check's verdict has been stored
+(so never on the decision's path). It renders :func:`detect_drift` on bounded seeded samples:
+the reference sample stored in the profile (at most ``HTML_MAX_ROWS`` rows, drawn when the
+profile is built) and a sample of the current data of the same bound. The page opens with the
+verdict of record (the fast check's, on all rows), since Evidently's own scores on the samples
+may differ near thresholds.
 """
 
+from __future__ import annotations
+
 import html
+import logging
 import math
-from dataclasses import asdict, dataclass
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-MISSING_IN_CURRENT = "missing from current data"
-ALL_MISSING_IN_CURRENT = "all values missing in current data"
-NOT_NUMERIC_IN_CURRENT = "non-numeric values in current data"
-ALL_MISSING_IN_REFERENCE = "all values missing in reference data"
-NEW_IN_CURRENT = "new column in current data"
+from shared.drift.columns import as_strings, column_has_values, is_numeric
+from shared.drift.profile import HTML_MAX_ROWS, ReferenceProfile
+from shared.drift.result import (
+    ALL_MISSING_IN_CURRENT,
+    ALL_MISSING_IN_REFERENCE,
+    MISSING_IN_CURRENT,
+    NEW_IN_CURRENT,
+    NOT_NUMERIC_IN_CURRENT,
+    ColumnDrift,
+    DriftResult,
+    issue_result,
+)
 
-# A feature that vanished or changed type has drifted; one with no reference values cannot drift.
-_DRIFTING_ISSUES = frozenset({MISSING_IN_CURRENT, ALL_MISSING_IN_CURRENT, NOT_NUMERIC_IN_CURRENT})
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    """One column's verdict: Evidently's drift test, or a schema/data-quality issue."""
-
-    column: str
-    method: str | None  # Evidently's stat test name, e.g. "K-S p_value"
-    score: float | None  # the stat test's value (p-value or distance)
-    threshold: float | None
-    drifted: bool
-    issue: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class DriftResult:
-    """Per-column drift verdicts and the share of checked columns that drifted."""
-
-    columns: tuple[ColumnDrift, ...]
-    drift_share: float  # drifted columns / checked columns (0.0 when no columns)
-    n_reference: int
-    n_current: int
-
-    @property
-    def drifted_columns(self) -> list[str]:
-        return [result.column for result in self.columns if result.drifted]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "columns": [result.to_dict() for result in self.columns],
-            "drift_share": self.drift_share,
-            "drifted_columns": self.drifted_columns,
-            "n_reference": self.n_reference,
-            "n_current": self.n_current,
-        }
-
-    def summary(self) -> str:
-        """E.g. "3 of 10 columns drifted (30%): a, b, c"."""
-        drifted = self.drifted_columns
-        text = f"{len(drifted)} of {len(_checked(self.columns))} columns drifted "
-        text += f"({self.drift_share:.0%})"
-        return f"{text}: {', '.join(drifted)}" if drifted else text
+log = logging.getLogger(__name__)
 
 
 def detect_drift(
@@ -88,16 +62,14 @@ def detect_drift(
     measured = _run_evidently(reference[testable], current[testable], html_path) if testable else {}
 
     results = [
-        measured[name] if name in measured else _issue(name, issues[name]) for name in columns
+        measured[name] if name in measured else issue_result(name, issues[name]) for name in columns
     ]
     results += [
-        _issue(name, NEW_IN_CURRENT)
+        issue_result(name, NEW_IN_CURRENT)
         for name in current.columns
         if name not in columns and name not in reference.columns
     ]
-    checked = _checked(results)
-    share = sum(result.drifted for result in checked) / len(checked) if checked else 0.0
-    result = DriftResult(tuple(results), share, len(reference), len(current))
+    result = DriftResult.of(results, len(reference), len(current))
     if html_path is not None and not testable:
         _write_plain_html(html_path, result)
     return result
@@ -128,27 +100,6 @@ def _column_issue(reference: pd.DataFrame, current: pd.DataFrame, name: str) -> 
     if is_numeric(reference[name]) and not is_numeric(current[name]):
         return NOT_NUMERIC_IN_CURRENT
     return None
-
-
-def column_has_values(series: pd.Series) -> bool:
-    present = series.dropna()
-    if is_numeric(present):
-        # Evidently drops infinities along with NaN, so an all-inf column is empty to it too.
-        present = present[np.isfinite(present.astype(float))]
-    return not present.empty
-
-
-def is_numeric(series: pd.Series) -> bool:
-    # Booleans are categories: Evidently's numeric tests crash on them (numpy bool subtract).
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def _issue(name: str, issue: str) -> ColumnDrift:
-    return ColumnDrift(name, None, None, None, drifted=issue in _DRIFTING_ISSUES, issue=issue)
-
-
-def _checked(results: Any) -> list[ColumnDrift]:
-    return [result for result in results if result.issue != NEW_IN_CURRENT]
 
 
 def _run_evidently(
@@ -182,11 +133,9 @@ def _run_evidently(
 
 
 def _as_strings(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    # Evidently sorts category values, which raises TypeError on mixed types such as 1 and "a".
     frame = frame.copy()
     for name in categorical:
-        values = frame[name].astype(object)
-        frame[name] = values.where(values.isna(), values.astype(str))
+        frame[name] = as_strings(frame[name])
     return frame
 
 
@@ -222,3 +171,70 @@ def _write_plain_html(path: Path, result: DriftResult) -> None:
     )
     body = f"<p>{html.escape(result.summary())}</p><ul>{items}</ul>"
     path.write_text(f"<!DOCTYPE html>\n<html><body>{body}</body></html>\n", encoding="utf-8")
+
+
+# --- a stored check's page, off the decision's path ----------------------------------------------
+
+
+def render_html_report(
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    result: DriftResult,
+    *,
+    max_rows: int = HTML_MAX_ROWS,
+) -> str:
+    """Evidently's report as one HTML page, on bounded seeded samples, headed by the verdict."""
+    current = _bounded_sample(current, max_rows, profile.seed)
+    reference = profile.reference_sample()
+    try:
+        if reference is None:
+            raise ValueError("the profile keeps no reference rows")
+        columns = [name for name in profile.column_names if name in reference.columns]
+        with tempfile.TemporaryDirectory() as directory, np.errstate(all="ignore"):
+            path = Path(directory, "report.html")
+            detect_drift(reference, current, columns, html_path=path)
+            page = path.read_text(encoding="utf-8")
+        note = (
+            f"Evidently's report below was computed on seeded samples of {len(reference):,} "
+            f"reference and {len(current):,} current rows; near thresholds its scores and "
+            "verdicts can differ from the verdict of record."
+        )
+    except Exception as exc:  # the verdict is recorded already: say why there are no charts
+        log.exception("Evidently's drift report could not be rendered")
+        page = "<!DOCTYPE html>\n<html><body></body></html>\n"
+        note = f"Evidently's report could not be rendered: {html.escape(repr(exc))}"
+    match = re.search(r"<body[^>]*>", page)
+    at = match.end() if match else 0
+    return page[:at] + _verdict_html(result, note) + page[at:]
+
+
+def _bounded_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    if len(frame) <= rows:
+        return frame.copy()
+    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
+
+
+def _verdict_html(result: DriftResult, note: str) -> str:
+    rows = "".join(
+        "<tr{cls}><td>{column}</td><td>{method}</td><td>{score}</td><td>{threshold}</td>"
+        "<td>{drifted}</td><td>{issue}</td></tr>".format(
+            cls=' style="background:#fdecea"' if item.drifted else "",
+            column=html.escape(str(item.column)),
+            method=html.escape(item.method or ""),
+            score="" if item.score is None else f"{item.score:.4g}",
+            threshold="" if item.threshold is None else f"{item.threshold:g}",
+            drifted="yes" if item.drifted else "no",
+            issue=html.escape(item.issue or ""),
+        )
+        for item in result.columns
+    )
+    return (
+        '<section id="drift-verdict" style="font-family:sans-serif;margin:1rem 2rem">'
+        "<h2>Drift verdict of record</h2>"
+        f"<p>{html.escape(result.summary())}, on all {result.n_reference:,} reference and "
+        f"{result.n_current:,} current rows (Evidently 0.7.23's default tests, computed by "
+        f"shared.drift).</p><p>{note}</p>"
+        '<table border="1" cellpadding="4" style="border-collapse:collapse">'
+        "<tr><th>column</th><th>method</th><th>score</th><th>threshold</th><th>drifted</th>"
+        f"<th>issue</th></tr>{rows}</table></section>"
+    )
