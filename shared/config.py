@@ -1,24 +1,89 @@
-"""``RetrainingConfig``: every retraining rule's knob, validated once on construction."""
+"""``RetrainingConfig``: every retraining rule's knob, declared once with its rules.
+
+Each field carries its description and its rules (bounds, choices, pattern, lengths) as
+dataclass field metadata, written next to it with ``setting()``. Construction checks every
+field against its rules (``check_value``), plus the one rule between fields: the timestamp
+column is not the target. The few rules no bound or pattern expresses (a known time zone, a
+metric training computes, no ``..`` in a model name) are the field's ``check``.
+
+The HTTP API derives its request and response schemas (and ``/openapi.json``) from these
+fields, and validates each value with ``check_value`` before anything else: a value is valid
+or invalid through every door, with the same message.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from types import MappingProxyType
+from typing import Any, get_args, get_type_hints
+
+from shared.errors import Invalid
 
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 DAYS_OF_WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+PROMOTION_STAGES = ("Staging", "Production")
+METADATA_KEY = "rules"
 
 
-def validate_model_name(name: str, field: str = "model_name") -> str:
-    """Model names become file and registry names: letters, digits, ``_``, ``.``, ``-`` only."""
-    if not isinstance(name, str) or not MODEL_NAME_PATTERN.match(name) or ".." in name:
-        raise ValueError(
-            f"{field}: {name!r} is not a safe model name (1-128 characters: letters, digits, "
-            "'_', '.', '-', starting with a letter or digit, no '..')"
-        )
-    return name
+@dataclass(frozen=True)
+class FieldRules:
+    """What a configuration field means and which values it takes.
+
+    Bounds are inclusive. ``pattern`` has JSON Schema's meaning (a search; ``$`` is the end of
+    the text). ``message`` (``{value!r}``, ``{choices}``) replaces every other wording of a
+    refused string. ``check`` is a rule no bound expresses: the problem with a value, or None.
+    """
+
+    description: str
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    message: str | None = None
+    normalize: Callable[[str], str] | None = None
+    check: Callable[[str], str | None] | None = None
+    examples: tuple[Any, ...] = ()
+
+    def allowed(self) -> tuple[str, ...] | None:
+        """The choices, computed if they are given as a function."""
+        return self.choices() if callable(self.choices) else self.choices
+
+
+def setting(default: Any, description: str, **rules: Any) -> Any:
+    """A configuration field: its default, its description and its rules."""
+    return field(
+        default=default, metadata={METADATA_KEY: FieldRules(description=description, **rules)}
+    )
+
+
+def _no_double_dot(name: str) -> str | None:
+    return "contains '..'" if ".." in name else None
+
+
+def _unknown_zone(name: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        return "is not a known time zone"
+    return None
+
+
+def _computed_metrics() -> tuple[str, ...]:
+    from shared.evaluation import COMPUTED_METRICS
+
+    return tuple(name for names in COMPUTED_METRICS.values() for name in names)
+
+
+_SAFE_NAME = (
+    "{value!r} is not a safe model name (1-128 characters: letters, digits, '_', '.', '-', "
+    "starting with a letter or digit, no '..')"
+)
 
 
 @dataclass
@@ -26,110 +91,152 @@ class RetrainingConfig:
     """When to retrain a model, how much data it needs, and when a new model may replace it."""
 
     # Model identification (None: the scheduler names the model after its pipeline)
-    model_name: str | None = None
+    model_name: str | None = setting(
+        None,
+        "The model's name, also its MLflow registered model name: 1-128 letters, digits, "
+        "'_', '.', '-', starting with a letter or digit, no '..'.",
+        pattern=MODEL_NAME_PATTERN.pattern,
+        min_length=1,
+        max_length=128,
+        message=_SAFE_NAME,
+        check=_no_double_dot,
+        examples=("my_model",),
+    )
 
     # Performance thresholds
-    performance_threshold: float = 0.05
-    min_samples_for_check: int = 100
+    performance_threshold: float = setting(
+        0.05,
+        "A relative drop of a baseline metric above this is degradation (also used for "
+        "concept drift); 0.05 = 5%.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    min_samples_for_check: int = setting(
+        100,
+        "Fewer current rows (or labelled rows, for concept drift) and the check is not run.",
+        minimum=1,
+        maximum=1_000_000_000,
+    )
 
     # Drift thresholds
-    drift_threshold: float = 0.1
-    drift_alert_threshold: float = 0.3
+    drift_threshold: float = setting(
+        0.1,
+        "Share of drifted columns at or above which data drift triggers retraining.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    drift_alert_threshold: float = setting(
+        0.3,
+        "Share of drifted columns at or above which a drift alert is sent.",
+        minimum=0.0,
+        maximum=1.0,
+    )
 
     # Scheduling
-    schedule_enabled: bool = False
-    schedule_interval_days: int = 7
-    schedule_day_of_week: str | None = None
-    schedule_time: str = "02:00"
-    schedule_timezone: str = "UTC"
+    schedule_enabled: bool = setting(False, "Whether the periodic schedule runs.")
+    schedule_interval_days: int = setting(
+        7,
+        "Days between scheduled runs (when schedule_day_of_week is not set); at most ten years.",
+        minimum=1,
+        maximum=3660,
+    )
+    schedule_day_of_week: str | None = setting(
+        None,
+        "Weekly on this day instead of every schedule_interval_days (read in any case, kept "
+        "in lower case).",
+        choices=DAYS_OF_WEEK,
+        normalize=lambda day: day.strip().lower(),
+    )
+    schedule_time: str = setting(
+        "02:00",
+        "Time of day of scheduled runs, 'HH:MM' (24-hour, 00:00 to 23:59).",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        min_length=5,
+        max_length=5,
+        message="{value!r} is not a time of day as 'HH:MM' (00:00 to 23:59)",
+    )
+    schedule_timezone: str = setting(
+        "UTC",
+        "IANA time zone of schedule_time and schedule_day_of_week.",
+        min_length=1,
+        max_length=64,
+        message="{value!r} is not a known time zone",
+        check=_unknown_zone,
+        examples=("UTC", "Europe/Paris"),
+    )
 
     # Data requirements
-    min_training_samples: int = 1000
-    training_data_window_days: int = 30
-    target_column: str = "target"
-    timestamp_column: str | None = None
+    min_training_samples: int = setting(
+        1000,
+        "Labelled rows needed inside the training window to train; fewer fails the job.",
+        minimum=1,
+        maximum=1_000_000_000,
+    )
+    training_data_window_days: int = setting(
+        30,
+        "Train on rows from the last N days (needs timestamp_column; without one, all rows "
+        "are used); at most a century.",
+        minimum=1,
+        maximum=36_600,
+    )
+    target_column: str = setting(
+        "target",
+        "The label column.",
+        min_length=1,
+        max_length=256,
+        message="must be a non-empty column name (at most 256 characters)",
+    )
+    timestamp_column: str | None = setting(
+        None,
+        "The column that dates each row: it bounds the training window, selects the newest "
+        "rows as the holdout, and is never a feature.",
+        min_length=1,
+        max_length=256,
+        message="must be a non-empty column name (at most 256 characters) or None",
+    )
 
     # Auto-promotion
-    auto_promote: bool = False
-    promotion_min_improvement: float = 0.01
-    promotion_stage: str | None = "Staging"
-    primary_metric: str | None = None
-    primary_metric_higher_is_better: bool | None = None
+    auto_promote: bool = setting(
+        False, "Promote a better model automatically (a model's first one always is)."
+    )
+    promotion_min_improvement: float = setting(
+        0.01,
+        "Relative improvement of the primary metric needed to promote (0.02 = 2%).",
+        minimum=0.0,
+        maximum=1000.0,
+    )
+    promotion_stage: str | None = setting(
+        "Staging",
+        "MLflow stage the promoted version moves to; None: the 'champion' alias only.",
+        choices=PROMOTION_STAGES,
+        message="{value!r} is not an MLflow stage a model can be promoted to ('Staging' or "
+        "'Production'), nor None for the alias alone",
+    )
+    primary_metric: str | None = setting(
+        None,
+        "The metric promotion compares; None: accuracy (classification) or rmse (regression).",
+        choices=_computed_metrics,
+        message="{value!r} is not a metric training computes ({choices})",
+    )
+    primary_metric_higher_is_better: bool | None = setting(
+        None, "Direction of primary_metric; None: its known direction."
+    )
 
     # Notifications
-    enable_notifications: bool = True
-    notification_email: str | None = None
+    enable_notifications: bool = setting(True, "Notify on finished jobs and drift alerts.")
+    notification_email: str | None = setting(
+        None,
+        "Also e-mail each notification to this address.",
+        pattern="@",
+        max_length=320,
+        message="{value!r} is not an e-mail address",
+    )
 
     def __post_init__(self) -> None:
-        if self.model_name is not None:
-            validate_model_name(self.model_name)
-        for name in ("performance_threshold", "drift_threshold", "drift_alert_threshold"):
-            _require_fraction(self, name)
-        _require_number(self, "promotion_min_improvement", minimum=0.0)
-        for name in ("min_samples_for_check", "min_training_samples"):
-            _require_int(self, name, minimum=1)
-        for name in ("schedule_interval_days", "training_data_window_days"):
-            _require_int(self, name, minimum=1)
-        for name in ("schedule_enabled", "auto_promote", "enable_notifications"):
-            _require_bool(self, name)
-        self._validate_schedule()
-        self._validate_columns()
-        self._validate_optional_strings()
-
-    def _validate_schedule(self) -> None:
-        if not isinstance(self.schedule_time, str) or not _TIME_PATTERN.match(self.schedule_time):
-            raise ValueError(
-                f"schedule_time: {self.schedule_time!r} is not a time of day as 'HH:MM' "
-                "(00:00 to 23:59)"
-            )
-        if self.schedule_day_of_week is not None:
-            day = str(self.schedule_day_of_week).strip().lower()
-            if day not in DAYS_OF_WEEK:
-                raise ValueError(
-                    f"schedule_day_of_week: {self.schedule_day_of_week!r} is not one of "
-                    f"{', '.join(DAYS_OF_WEEK)}"
-                )
-            self.schedule_day_of_week = day
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(self.schedule_timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-            raise ValueError(
-                f"schedule_timezone: {self.schedule_timezone!r} is not a known time zone"
-            ) from exc
-
-    def _validate_columns(self) -> None:
-        if not isinstance(self.target_column, str) or not self.target_column:
-            raise ValueError("target_column: must be a non-empty column name")
-        if self.timestamp_column is not None and (
-            not isinstance(self.timestamp_column, str) or not self.timestamp_column
-        ):
-            raise ValueError("timestamp_column: must be a non-empty column name or None")
+        for name in CONFIG_FIELDS:
+            setattr(self, name, check_value(name, getattr(self, name)))
         if self.timestamp_column == self.target_column:
-            raise ValueError("timestamp_column: must differ from target_column")
-
-    def _validate_optional_strings(self) -> None:
-        if self.primary_metric is not None:
-            from shared.evaluation import COMPUTED_METRICS
-
-            computed = [name for names in COMPUTED_METRICS.values() for name in names]
-            if self.primary_metric not in computed:
-                raise ValueError(
-                    f"primary_metric: {self.primary_metric!r} is not a metric training computes "
-                    f"({', '.join(computed)})"
-                )
-        if self.primary_metric_higher_is_better is not None:
-            _require_bool(self, "primary_metric_higher_is_better")
-        if self.promotion_stage not in (None, "Staging", "Production"):
-            raise ValueError(
-                f"promotion_stage: {self.promotion_stage!r} is not an MLflow stage a model can be "
-                "promoted to ('Staging' or 'Production'), nor None for the alias alone"
-            )
-        if self.notification_email is not None and "@" not in str(self.notification_email):
-            raise ValueError(
-                f"notification_email: {self.notification_email!r} is not an e-mail address"
-            )
+            raise Invalid("timestamp_column: must differ from target_column")
 
     def with_model_name(self, model_name: str) -> RetrainingConfig:
         """A copy of this configuration for another model name."""
@@ -144,33 +251,121 @@ class RetrainingConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{unknown[0]}: unknown configuration field")
+            raise Invalid(f"{unknown[0]}: unknown configuration field")
         return cls(**data)
 
 
-def _require_bool(config: RetrainingConfig, name: str) -> None:
-    if not isinstance(getattr(config, name), bool):
-        raise ValueError(f"{name}: must be true or false, got {getattr(config, name)!r}")
+@dataclass(frozen=True)
+class ConfigField:
+    """One ``RetrainingConfig`` field: its Python type (``bool``, ``int``, ``float`` or
+    ``str``), whether None is allowed, its default and its rules."""
+
+    name: str
+    kind: type
+    optional: bool
+    default: Any
+    rules: FieldRules
 
 
-def _require_number(config: RetrainingConfig, name: str, minimum: float) -> float:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise ValueError(f"{name}: must be a number, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {value!r}")
-    return float(value)
+def _config_fields() -> Mapping[str, ConfigField]:
+    hints = get_type_hints(RetrainingConfig)
+    out = {}
+    for item in fields(RetrainingConfig):
+        kinds = get_args(hints[item.name]) or (hints[item.name],)
+        optional = type(None) in kinds
+        (kind,) = [k for k in kinds if k is not type(None)]
+        out[item.name] = ConfigField(
+            item.name, kind, optional, item.default, item.metadata[METADATA_KEY]
+        )
+    return MappingProxyType(out)
 
 
-def _require_fraction(config: RetrainingConfig, name: str) -> None:
-    value = _require_number(config, name, minimum=0.0)
-    if value > 1.0:
-        raise ValueError(f"{name}: must be between 0 and 1, got {value!r}")
+CONFIG_FIELDS: Mapping[str, ConfigField] = _config_fields()
 
 
-def _require_int(config: RetrainingConfig, name: str, minimum: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}: must be a whole number, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: must be at least {minimum}, got {value!r}")
+def check_value(name: str, value: Any, *, nullable: bool | None = None) -> Any:
+    """``value`` as field ``name`` keeps it (a day of the week in lower case), or
+    ``Invalid("name: why")`` (a ``ValueError``). ``nullable=False`` refuses None even where
+    the field allows it."""
+    spec = CONFIG_FIELDS[name]
+    value, problem = _check(spec, value, spec.optional if nullable is None else nullable)
+    if problem is not None:
+        raise Invalid(f"{name}: {problem}")
+    return value
+
+
+def validate_model_name(name: str, field: str = "model_name") -> str:
+    """Model names become file and registry names: letters, digits, ``_``, ``.``, ``-`` only."""
+    value, problem = _check(CONFIG_FIELDS["model_name"], name, nullable=False)
+    if problem is not None:
+        raise Invalid(f"{field}: {problem}")
+    return value
+
+
+def _check(spec: ConfigField, value: Any, nullable: bool) -> tuple[Any, str | None]:
+    if value is None and nullable:
+        return None, None
+    if spec.kind is bool:
+        ok = isinstance(value, bool)
+        return value, None if ok else f"must be true or false, got {value!r}"
+    if spec.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return value, f"must be a whole number, got {value!r}"
+        return value, _out_of_bounds(spec.rules, value)
+    if spec.kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return value, f"must be a number, got {value!r}"
+        return value, _out_of_bounds(spec.rules, value)
+    return _check_text(spec, value, nullable)
+
+
+def _out_of_bounds(rules: FieldRules, value: float) -> str | None:
+    low, high = rules.minimum, rules.maximum
+    if low is not None and value < low:
+        return f"must be at least {_number(low)}, got {value!r}"
+    if high is not None and value > high:
+        if low is not None:
+            return f"must be between {_number(low)} and {_number(high)}, got {value!r}"
+        return f"must be at most {_number(high)}, got {value!r}"
+    return None
+
+
+def _check_text(spec: ConfigField, value: Any, nullable: bool) -> tuple[Any, str | None]:
+    rules = spec.rules
+    choices = rules.allowed()
+    if not isinstance(value, str):
+        kind = "a string or None" if nullable else "a string"
+        return value, _wording(rules, value, choices, f"must be {kind}, got {value!r}")
+    text = rules.normalize(value) if rules.normalize is not None else value
+    problem = None
+    if rules.min_length is not None and len(text) < rules.min_length:
+        problem = f"must be at least {rules.min_length} characters long"
+    elif rules.max_length is not None and len(text) > rules.max_length:
+        problem = f"must be at most {rules.max_length} characters long, got {len(text)}"
+    elif rules.pattern is not None and not _matches(rules.pattern, text):
+        problem = f"{value!r} does not match {rules.pattern}"
+    elif choices is not None and text not in choices:
+        problem = f"{value!r} is not one of {', '.join(choices)}"
+    elif rules.check is not None:
+        problem = rules.check(text)
+    return text, None if problem is None else _wording(rules, value, choices, problem)
+
+
+def _wording(rules: FieldRules, value: Any, choices: tuple[str, ...] | None, problem: str) -> str:
+    """A field's own message (else its list of choices) says why, whatever the problem."""
+    if rules.message is not None:
+        return rules.message.format(value=value, choices=", ".join(choices or ()))
+    if choices is not None:
+        return f"{value!r} is not one of {', '.join(choices)}"
+    return problem
+
+
+def _matches(pattern: str, text: str) -> bool:
+    # JSON Schema's (and pydantic's) "$" is the end of the text; Python's also matches
+    # before a final newline, so an anchored match must reach the end.
+    found = re.search(pattern, text)
+    return found is not None and (not pattern.endswith("$") or found.end() == len(text))
+
+
+def _number(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)

@@ -273,3 +273,108 @@ def test_url_file_sources_are_accepted_and_unknown_protocols_refused(client):
         },
     )
     assert problem(refused, 422)["errors"][0]["field"] == "data_sources.training.path"
+
+
+# -- the configuration: one declaration (RetrainingConfig), one message through every door --
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("performance_threshold", 5),  # out of bounds
+        ("performance_threshold", -0.5),
+        ("drift_alert_threshold", 1.0001),
+        ("min_training_samples", 0),
+        ("min_samples_for_check", 1_000_000_001),
+        ("schedule_interval_days", 3661),
+        ("training_data_window_days", 36_601),
+        ("training_data_window_days", 200_000),
+        ("promotion_min_improvement", 1000.5),
+        ("drift_threshold", "0.1"),  # wrong JSON type
+        ("performance_threshold", True),
+        ("min_training_samples", 10.5),
+        ("schedule_interval_days", "7"),
+        ("auto_promote", 1),
+        ("target_column", None),
+        ("schedule_time", "25:00"),  # patterns, choices and the special rules
+        ("schedule_time", "02:00\n"),
+        ("schedule_day_of_week", "someday"),
+        ("schedule_timezone", "Mars/Olympus"),
+        ("promotion_stage", "Prod"),
+        ("primary_metric", "happiness"),
+        ("notification_email", "nobody"),
+        ("target_column", "x" * 257),
+        ("timestamp_column", "target"),
+        ("model_name", "a..b"),
+        ("model_name", 7),
+    ],
+)
+def test_a_refused_config_value_has_the_cores_message_over_http(client, field, value):
+    from shared.config import RetrainingConfig
+
+    body = {"model_name": "m", field: value}
+    with pytest.raises(ValueError) as core:
+        RetrainingConfig(**body)
+    out = problem(client.post("/retraining/configure", json=body), 422)
+    assert out["detail"] == str(core.value)
+    assert out["errors"] == [
+        {"field": field, "message": str(core.value).removeprefix(f"{field}: ")}
+    ]
+
+
+def test_every_refused_config_field_is_listed_with_the_cores_message(client):
+    from shared.config import check_value
+
+    body = {"model_name": "m", "performance_threshold": 2, "schedule_interval_days": 0.5}
+    out = problem(client.post("/retraining/configure", json=body), 422)
+    expected = []
+    for name in ("performance_threshold", "schedule_interval_days"):
+        with pytest.raises(ValueError) as core:
+            check_value(name, body[name])
+        expected.append({"field": name, "message": str(core.value).split(": ", 1)[1]})
+    assert out["errors"] == expected
+
+
+def test_a_config_the_core_accepts_is_accepted_over_http(client):
+    from shared.config import RetrainingConfig
+
+    fields = {
+        "training_data_window_days": 36_600,
+        "schedule_interval_days": 3660,
+        "min_training_samples": 1_000_000_000,
+        "promotion_min_improvement": 1000,
+        "performance_threshold": 1,
+        "schedule_day_of_week": " Sunday ",
+        "schedule_timezone": "Europe/Paris",
+    }
+    response = client.post("/retraining/configure", json={"model_name": "edge", **fields})
+    assert response.status_code == 201, response.get_json()
+    expected = RetrainingConfig(model_name="edge", **fields).to_dict()
+    assert response.get_json()["config"] == expected
+    assert client.get("/retraining/edge/config").get_json()["config"] == expected
+
+
+def test_the_documented_config_is_the_cores(client):
+    from shared.config import CONFIG_FIELDS
+
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    request, response = schemas["ConfigureRequest"], schemas["RetrainingConfigOut"]
+    assert "model_name" in request["required"]
+    assert set(response["required"]) == set(CONFIG_FIELDS)
+    for name, spec in CONFIG_FIELDS.items():
+        documented = request["properties"][name]
+        assert documented["description"] == spec.rules.description, name
+        assert response["properties"][name]["description"] == spec.rules.description, name
+        if name != "model_name":
+            assert documented["default"] == spec.default, name
+        if spec.rules.minimum is not None:
+            assert (documented["minimum"], documented["maximum"]) == (
+                spec.rules.minimum,
+                spec.rules.maximum,
+            ), name
+        if spec.rules.max_length is not None:
+            branches = documented.get("anyOf", [documented])
+            assert branches[0]["maxLength"] == spec.rules.max_length, name
+        if spec.rules.allowed() is not None:
+            branches = documented.get("anyOf", [documented])
+            assert tuple(branches[0]["enum"]) == spec.rules.allowed(), name

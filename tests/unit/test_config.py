@@ -1,12 +1,16 @@
 """``RetrainingConfig``: the specification's defaults, and an error naming the field for
 every value the specification rules out."""
 
+import dataclasses
 import math
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 
 from retraining.scheduler import RetrainingConfig, RetrainingScheduler
+from shared.config import CONFIG_FIELDS, FieldRules, check_value
+from shared.datasets import filter_training_window
 from training.pipeline import TrainingPipeline
 
 
@@ -111,6 +115,22 @@ INVALID = [
     ("target_column", "", "column name"),
     ("primary_metric", "smiles", "not a metric training computes"),
     ("primary_metric", "log_loss", "not a metric training computes"),
+    # the bounds the HTTP API once declared alone are the core's
+    ("training_data_window_days", 36_601, "between 1 and 36600"),
+    ("training_data_window_days", 200_000, "between 1 and 36600"),  # past pandas' Timedelta
+    ("schedule_interval_days", 3661, "between 1 and 3660"),
+    ("min_samples_for_check", 1_000_000_001, "between 1 and 1000000000"),
+    ("min_training_samples", 10**12, "between 1 and 1000000000"),
+    ("promotion_min_improvement", 1000.5, "between 0 and 1000"),
+    ("promotion_min_improvement", math.inf, "between 0 and 1000"),
+    ("target_column", "x" * 257, "column name"),
+    ("timestamp_column", "", "column name"),
+    ("notification_email", "a@" + "b" * 319, "e-mail"),
+    ("schedule_timezone", "", "time zone"),
+    ("schedule_timezone", "Europe/" + "x" * 60, "time zone"),
+    # "$" ends the text, as in JSON Schema: no final newline slips through
+    ("schedule_time", "02:00\n", "HH:MM"),
+    ("model_name", "churn\n", "safe model name"),
 ]
 
 
@@ -121,6 +141,87 @@ def test_an_invalid_value_is_refused_with_an_error_naming_its_field(field, value
     message = str(caught.value)
     assert message.startswith(f"{field}:"), message
     assert words in message
+
+
+# (field, lowest, highest): every bound of the configuration, declared once in the core
+BOUNDS = [
+    ("performance_threshold", 0.0, 1.0),
+    ("drift_threshold", 0.0, 1.0),
+    ("drift_alert_threshold", 0.0, 1.0),
+    ("promotion_min_improvement", 0.0, 1000.0),
+    ("min_samples_for_check", 1, 1_000_000_000),
+    ("min_training_samples", 1, 1_000_000_000),
+    ("schedule_interval_days", 1, 3660),
+    ("training_data_window_days", 1, 36_600),
+]
+
+
+def test_every_field_declares_its_description_and_rules_next_to_it():
+    for item in dataclasses.fields(RetrainingConfig):
+        rules = item.metadata["rules"]
+        assert isinstance(rules, FieldRules), item.name
+        assert rules.description.strip(), item.name
+        assert CONFIG_FIELDS[item.name].rules is rules
+        assert CONFIG_FIELDS[item.name].default == item.default
+
+
+def test_the_bounds_are_the_fields_metadata():
+    declared = {
+        name: (spec.rules.minimum, spec.rules.maximum)
+        for name, spec in CONFIG_FIELDS.items()
+        if spec.kind in (int, float)
+    }
+    assert declared == {name: (low, high) for name, low, high in BOUNDS}
+
+
+@pytest.mark.parametrize(("name", "low", "high"), BOUNDS)
+def test_each_bound_is_enforced_by_the_core(name, low, high):
+    assert getattr(RetrainingConfig(**{name: low}), name) == low
+    assert getattr(RetrainingConfig(**{name: high}), name) == high
+    if isinstance(low, int):
+        below, above = low - 1, high + 1
+    else:
+        below, above = math.nextafter(low, -math.inf), math.nextafter(high, math.inf)
+    with pytest.raises(ValueError) as caught:
+        RetrainingConfig(**{name: below})
+    assert str(caught.value) == f"{name}: must be at least {low:g}, got {below!r}"
+    with pytest.raises(ValueError) as caught:
+        RetrainingConfig.from_dict({name: above})
+    assert str(caught.value) == f"{name}: must be between {low:g} and {high:.0f}, got {above!r}"
+
+
+@pytest.mark.parametrize(
+    ("name", "longest", "fits"),
+    [
+        ("model_name", 128, "m" * 128),
+        ("target_column", 256, "t" * 256),
+        ("timestamp_column", 256, "t" * 256),
+        ("notification_email", 320, "a@" + "b" * 318),
+        ("schedule_timezone", 64, "America/Argentina/ComodRivadavia"),
+    ],
+)
+def test_each_length_bound_is_enforced_by_the_core(name, longest, fits):
+    assert CONFIG_FIELDS[name].rules.max_length == longest
+    assert getattr(RetrainingConfig(**{name: fits}), name) == fits
+    too_long = fits + "x" * (longest + 1 - len(fits))
+    with pytest.raises(ValueError, match=rf"^{name}: "):
+        RetrainingConfig(**{name: too_long})
+
+
+def test_the_longest_training_window_is_one_pandas_can_compute():
+    frame = pd.DataFrame({"ts": ["1950-06-01", "2020-01-01"], "x": [1, 2]})
+    longest = CONFIG_FIELDS["training_data_window_days"].rules.maximum
+    kept = filter_training_window(frame, "ts", longest, datetime(2026, 1, 1, tzinfo=UTC))
+    assert list(kept["x"]) == [1, 2]
+
+
+def test_check_value_is_the_rule_of_one_field():
+    assert check_value("schedule_day_of_week", "Friday") == "friday"
+    assert check_value("model_name", None) is None
+    with pytest.raises(ValueError, match=r"^model_name: None is not a safe model name"):
+        check_value("model_name", None, nullable=False)
+    with pytest.raises(ValueError, match=r"^drift_threshold: must be a number, got '0.1'$"):
+        check_value("drift_threshold", "0.1")
 
 
 def test_day_of_week_is_normalized_to_lower_case():
