@@ -9,7 +9,7 @@ from apiflask import APIFlask
 from flask import Response
 
 from api.auth import Access, authorize_request
-from api.context import ApiContext
+from api.context import ApiContext, PublisherFactory
 from api.errors import register_error_handlers
 from api.openapi import complete_spec
 from api.routes import register_routes
@@ -21,8 +21,16 @@ logger = logging.getLogger("retraining.api")
 TITLE = "Automated model retraining"
 
 
-def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None):
-    """The app; nothing is opened until the first request (or ``start_background``)."""
+def create_app(
+    settings: Settings | None = None,
+    api_settings: ApiSettings | None = None,
+    publisher_factory: PublisherFactory | None = None,
+):
+    """The app; nothing is opened until the first request (or ``start_background``).
+
+    ``publisher_factory`` makes what carries work to the workers, used with ``REDIS_URL``
+    (the embedded mode runs the work in this process).
+    """
     settings = settings or Settings.from_env()
     api_settings = api_settings or ApiSettings.from_env()
     app = APIFlask(
@@ -45,7 +53,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         INFO={"license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     )
     app.json.sort_keys = False
-    app.extensions["retraining"] = ApiContext(settings, api_settings)
+    app.extensions["retraining"] = ApiContext(settings, api_settings, publisher_factory)
     register_error_handlers(app)
     register_routes(app)
     app.view_functions["openapi.spec"]._access = Access.PUBLIC  # type: ignore[attr-defined]

@@ -1,8 +1,9 @@
-"""``POST /retraining/configure``: check everything first, then store it.
+"""``POST /retraining/configure``: what only the HTTP door checks, then the core's use case.
 
 Nothing is written unless the whole request is valid: the configuration (by
-``RetrainingConfig``), the data sources (by ``shared.sources``, callables only from allowed
-modules), and the estimator (an allowed class, built once with its parameters).
+``RetrainingConfig``), the data sources (by ``shared.sources``; over HTTP, callables only
+from allowed modules), and the estimator (an allowed class, built once with its
+parameters). Storing it, and the schedule's next run, is ``shared.usecases.models``.
 """
 
 from __future__ import annotations
@@ -16,21 +17,11 @@ from api.errors import Problem, field_problem, value_error_problem
 from api.schemas import ConfigureRequest, DataSources, PipelineOptions
 from api.settings import ApiSettings
 from shared.config import RetrainingConfig
-from shared.db.schema import utcnow
 from shared.model_store import ModelRecord
 from shared.pipeline_spec import pipeline_from_spec
 from shared.runtime import Runtime
-from shared.schedule import first_run_after
-from shared.service import set_data_sources
 from shared.sources import SourceError, resolve_callable, validate_source
-
-_SCHEDULE_FIELDS = (
-    "schedule_enabled",
-    "schedule_interval_days",
-    "schedule_day_of_week",
-    "schedule_time",
-    "schedule_timezone",
-)
+from shared.usecases import models
 
 
 def configure_model(
@@ -42,20 +33,11 @@ def configure_model(
         config = RetrainingConfig.from_dict(fields)
     except ValueError as exc:
         raise value_error_problem(exc) from None
-    name = config.model_name
-    existing = runtime.models.find(name)
-    sources = _sources(body.data_sources, api) if body.data_sources else {}
-    if body.pipeline is not None:
-        pipeline = pipeline_spec(body.pipeline, name, api)
-    elif existing is not None and existing.pipeline:
-        pipeline = existing.pipeline
-    else:
-        pipeline = {"name": name, "framework": "sklearn"}
-    runtime.models.save_config(config, pipeline)
-    if sources:
-        set_data_sources(runtime, name, sources)
-    _sync_schedule(runtime, config, existing)
-    return runtime.models.get(name), existing is None
+    sources = _sources(body.data_sources, api) if body.data_sources else None
+    pipeline = (
+        None if body.pipeline is None else pipeline_spec(body.pipeline, config.model_name, api)
+    )
+    return models.configure_model(runtime, config, pipeline=pipeline, sources=sources)
 
 
 def pipeline_spec(options: PipelineOptions, name: str, api: ApiSettings) -> dict[str, Any]:
@@ -126,23 +108,6 @@ def _sources(sources: DataSources, api: ApiSettings) -> dict[str, dict[str, Any]
                     f"data_sources.{role}.url", "not a database URL (dialect+driver://...)"
                 ) from None
     return checked
-
-
-def _sync_schedule(
-    runtime: Runtime, config: RetrainingConfig, existing: ModelRecord | None
-) -> None:
-    """Keep the next scheduled run in step with the schedule settings."""
-    name = config.model_name
-    kept = existing.schedule_next_run_at if existing else None
-    if not config.schedule_enabled:
-        if kept is not None:
-            runtime.models.set_schedule(name, None)
-        return
-    unchanged = existing is not None and all(
-        getattr(existing.config, f) == getattr(config, f) for f in _SCHEDULE_FIELDS
-    )
-    if kept is None or not unchanged:
-        runtime.models.set_schedule(name, first_run_after(config, utcnow()))
 
 
 def _allowed(module: str, prefixes: tuple[str, ...]) -> bool:

@@ -1,8 +1,9 @@
 """What one API process works with, created on first use (after gunicorn forks its workers).
 
 ``ApiContext`` holds the settings and opens, lazily and once per process, the runtime (the
-database engine, migrated on open) and the publisher: Celery's with ``REDIS_URL``, else the
-in-process one with its dispatcher thread (the embedded mode).
+database engine, migrated on open) and the publisher: with ``REDIS_URL``, the one the app's
+factory makes (Celery's; ``retrain api`` wires it), else the in-process one, with a
+dispatcher thread that plays Celery Beat (the embedded mode).
 """
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.engine import make_url
 
 from api.errors import Problem
-from api.execution import Dispatcher, InProcessPublisher
 from api.settings import ApiSettings
 from shared.runtime import Runtime
 from shared.settings import Settings
+from shared.usecases.due_work import Ticker, start_due_work
+from shared.usecases.ports import InProcessPublisher, Publisher
+from shared.usecases.reconcile import reconcile_jobs
+
+PublisherFactory = Callable[[Settings], Publisher]
 
 logger = logging.getLogger("retraining.api")
 
@@ -30,9 +35,20 @@ _BROKER_CACHE_SECONDS = 2.0
 
 
 class ApiContext:
-    def __init__(self, settings: Settings, api: ApiSettings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        api: ApiSettings,
+        publisher_factory: PublisherFactory | None = None,
+    ) -> None:
+        if settings.distributed and publisher_factory is None:
+            raise ValueError(
+                "REDIS_URL: the distributed mode needs a publisher for it (`retrain api` wires "
+                "Celery's: retraining.wiring.distributed_publisher)"
+            )
         self.settings = settings
         self.api = api
+        self._publisher_factory = publisher_factory
         self._lock = threading.RLock()
         self._reset()
         atexit.register(self.close)
@@ -40,8 +56,8 @@ class ApiContext:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._runtime: Runtime | None = None
-        self._publisher: Any = None
-        self._dispatcher: Dispatcher | None = None
+        self._publisher: Publisher | None = None
+        self._dispatcher: Ticker | None = None
         self._broker_checked: tuple[float, bool, str | None] = (0.0, False, None)
 
     def _same_process(self) -> None:
@@ -62,8 +78,8 @@ class ApiContext:
         return self._runtime
 
     @property
-    def publisher(self) -> Any:
-        """Celery's publisher, or the in-process one (whose dispatcher starts with it)."""
+    def publisher(self) -> Publisher:
+        """The given publisher, or the in-process one (whose dispatcher starts with it)."""
         self._same_process()
         if self._publisher is None:
             with self._lock:
@@ -71,16 +87,20 @@ class ApiContext:
                     self._publisher = self._open_publisher()
         return self._publisher
 
-    def _open_publisher(self) -> Any:
+    def _open_publisher(self) -> Publisher:
         if self.distributed:
-            from workers.publisher import CeleryPublisher
-
-            return CeleryPublisher(self.settings)
+            assert self._publisher_factory is not None  # checked in __init__
+            return self._publisher_factory(self.settings)
         publisher = InProcessPublisher(
             lambda: self.runtime, self.api.job_threads, self.api.check_threads
         )
-        self._dispatcher = Dispatcher(
-            lambda: self.runtime, publisher, self.api.dispatch_interval_seconds
+
+        def dispatch() -> None:
+            start_due_work(self.runtime, publisher)
+            reconcile_jobs(self.runtime, publisher)
+
+        self._dispatcher = Ticker(
+            dispatch, self.api.dispatch_interval_seconds, name="retrain-dispatcher"
         )
         self._dispatcher.start()
         logger.info(
@@ -160,10 +180,10 @@ class ApiContext:
             return
         with self._lock:
             if self._dispatcher is not None:
-                self._dispatcher.stop()
+                self._dispatcher.stop(timeout=10)
                 self._dispatcher = None
             if isinstance(self._publisher, InProcessPublisher):
-                self._publisher.shutdown(wait=wait)
+                self._publisher.close(wait=wait)
             elif self._publisher is not None:
                 self._publisher.close()
             self._publisher = None

@@ -17,8 +17,7 @@ from apiflask.exceptions import HTTPError
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from shared.errors import Unavailable
-from shared.model_store import UnknownModel
+from shared.errors import Conflict, Invalid, NotFound, RetrainingError, Unavailable
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
@@ -172,17 +171,23 @@ def _is_broker_error(exc: BaseException) -> bool:
     return isinstance(exc, KombuOperationalError | RedisConnectionError | RedisTimeoutError)
 
 
+def _from_core(exc: RetrainingError) -> Response:
+    """The core's error kinds, each to its one status; the core's message is the detail."""
+    if isinstance(exc, Invalid):
+        return _from_problem(value_error_problem(exc))
+    if isinstance(exc, Unavailable):
+        return problem_response(
+            503, str(exc), title="Service Unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
+        )
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 500
+    if status == 500:
+        return _unexpected(exc)
+    return problem_response(status, str(exc), title=getattr(exc, "title", None))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Problem, _from_problem)
     app.register_error_handler(HTTPError, _from_apiflask)
     app.register_error_handler(HTTPException, _from_werkzeug)
-    app.register_error_handler(
-        UnknownModel, lambda exc: problem_response(404, str(exc), title="Unknown model")
-    )
-    app.register_error_handler(
-        Unavailable,
-        lambda exc: problem_response(
-            503, str(exc), title="Service Unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
-        ),
-    )
+    app.register_error_handler(RetrainingError, _from_core)
     app.register_error_handler(Exception, _unexpected)

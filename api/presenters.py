@@ -53,7 +53,7 @@ def check_out(check: CheckRecord) -> CheckOut:
     return CheckOut(
         check_id=check.check_id,
         model_name=check.model_name,
-        status=str(check.status),
+        status=check.status,
         needs_retraining=None if pending else check.needs_retraining,
         trigger=check.trigger,
         reason=check.reason,

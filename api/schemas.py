@@ -1,7 +1,8 @@
 """Request and response models: they validate requests and generate ``/openapi.json``.
 
-Request bodies are parsed strictly from JSON (no "0.1" for 0.1, no unknown fields); the
-constraints mirror ``RetrainingConfig``'s own checks, which run after these.
+Request bodies are parsed strictly from JSON (no "0.1" for 0.1, no unknown fields). The
+configuration's models are derived from ``RetrainingConfig``'s fields and their rules, and
+check each value with the core's own ``check_value``: one declaration, one message.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
-from shared.config import MODEL_NAME_PATTERN
-from shared.enums import JobStatus, RetrainingTrigger, Task
+from shared.config import CONFIG_FIELDS, MODEL_NAME_PATTERN, ConfigField, check_value
+from shared.enums import RetrainingTrigger, Status, Task
 
 NAME_PATTERN = MODEL_NAME_PATTERN.pattern
 ModelName = Annotated[
@@ -24,11 +26,8 @@ ModelName = Annotated[
         examples=["my_model"],
     ),
 ]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Metrics = dict[str, float | None]
 Links = Annotated[dict[str, str], Field(description="Related resources, by relation name.")]
-CheckStatusName = Literal["pending", "running", "completed", "failed"]
-DayOfWeek = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 class RequestModel(BaseModel):
@@ -112,65 +111,82 @@ class PipelineOptions(RequestModel):
     random_state: int = Field(42, ge=0, le=2**32 - 1)
 
 
-# -- configuration -------------------------------------------------------------------------
+# -- configuration: derived from RetrainingConfig's fields ---------------------------------
 
 
-class RetrainingConfigFields(RequestModel):
-    """Every ``RetrainingConfig`` field, with its default."""
+def _core_check(name: str, *, nullable: bool | None = None) -> BeforeValidator:
+    """Run the core's own check first, so a refused value is answered with its message."""
 
-    performance_threshold: Fraction = 0.05
-    min_samples_for_check: int = Field(100, ge=1, le=1_000_000_000)
-    drift_threshold: Fraction = 0.1
-    drift_alert_threshold: Fraction = 0.3
-    schedule_enabled: bool = False
-    schedule_interval_days: int = Field(7, ge=1, le=3660)
-    schedule_day_of_week: DayOfWeek | None = None
-    schedule_time: str = Field("02:00", pattern=r"^([01]\d|2[0-3]):([0-5]\d)$")
-    schedule_timezone: str = Field("UTC", min_length=1, max_length=64, examples=["UTC"])
-    min_training_samples: int = Field(1000, ge=1, le=1_000_000_000)
-    training_data_window_days: int = Field(30, ge=1, le=36600)
-    target_column: str = Field("target", min_length=1, max_length=256)
-    timestamp_column: str | None = Field(None, min_length=1, max_length=256)
-    auto_promote: bool = False
-    promotion_min_improvement: float = Field(0.01, ge=0.0, le=1000.0)
-    promotion_stage: Literal["Staging", "Production"] | None = "Staging"
-    primary_metric: str | None = Field(None, min_length=1, max_length=64)
-    primary_metric_higher_is_better: bool | None = None
-    enable_notifications: bool = True
-    notification_email: str | None = Field(None, max_length=320, pattern=r"@")
+    def check(value: Any) -> Any:
+        try:
+            return check_value(name, value, nullable=nullable)
+        except ValueError as exc:
+            message = str(exc).removeprefix(f"{name}: ")
+            raise PydanticCustomError("config_value", "{message}", {"message": message}) from None
+
+    return BeforeValidator(check)
 
 
-class ConfigureRequest(RetrainingConfigFields):
+def _config_field(
+    spec: ConfigField, *, request: bool, required: bool = False, nullable: bool | None = None
+) -> Any:
+    """A pydantic field from a ``RetrainingConfig`` field: its type, default (requests only,
+    unless ``required``), bounds, choices, pattern, lengths, description and examples.
+
+    The core's check runs first; pydantic's own checks of the same rules, after it, keep the
+    server at least as strict as the document and never answer first.
+    """
+    rules = spec.rules
+    choices = rules.allowed()
+    kind: Any = Literal[choices] if choices else spec.kind
+    optional = spec.optional if nullable is None else nullable
+    annotation: Any = kind | None if optional else kind
+    if request:
+        annotation = Annotated[annotation, _core_check(spec.name, nullable=optional)]
+    constraints = {
+        "ge": rules.minimum,
+        "le": rules.maximum,
+        "pattern": rules.pattern,
+        "min_length": rules.min_length,
+        "max_length": rules.max_length,
+        "examples": list(rules.examples) or None,
+    }
+    extra = {key: value for key, value in constraints.items() if value is not None}
+    default = spec.default if request and not required else ...
+    return annotation, Field(default, description=rules.description, **extra)
+
+
+_SETTINGS = [name for name in CONFIG_FIELDS if name != "model_name"]
+
+RetrainingConfigFields = create_model(
+    "RetrainingConfigFields",
+    __base__=RequestModel,
+    __doc__="Every `RetrainingConfig` field but the model name, with its default.",
+    **{name: _config_field(CONFIG_FIELDS[name], request=True) for name in _SETTINGS},
+)
+
+
+# required over HTTP (in Python, None takes the pipeline's name)
+_ModelNameIn, _model_name_in = _config_field(
+    CONFIG_FIELDS["model_name"], request=True, required=True, nullable=False
+)
+
+
+class ConfigureRequest(RetrainingConfigFields):  # type: ignore[misc, valid-type]
     """A model's whole configuration (fields left out take their defaults), and optionally
     its data sources and training options (left out: kept as they are)."""
 
-    model_name: ModelName
+    model_name: _ModelNameIn = _model_name_in
     data_sources: DataSources | None = None
     pipeline: PipelineOptions | None = None
 
 
-class RetrainingConfigOut(ResponseModel):
-    model_name: str | None
-    performance_threshold: float
-    min_samples_for_check: int
-    drift_threshold: float
-    drift_alert_threshold: float
-    schedule_enabled: bool
-    schedule_interval_days: int
-    schedule_day_of_week: str | None
-    schedule_time: str
-    schedule_timezone: str
-    min_training_samples: int
-    training_data_window_days: int
-    target_column: str
-    timestamp_column: str | None
-    auto_promote: bool
-    promotion_min_improvement: float
-    promotion_stage: str | None
-    primary_metric: str | None
-    primary_metric_higher_is_better: bool | None
-    enable_notifications: bool
-    notification_email: str | None
+RetrainingConfigOut = create_model(
+    "RetrainingConfigOut",
+    __base__=ResponseModel,
+    __doc__="A model's `RetrainingConfig`.",
+    **{name: _config_field(spec, request=False) for name, spec in CONFIG_FIELDS.items()},
+)
 
 
 class ScheduleOut(ResponseModel):
@@ -259,7 +275,7 @@ class TriggerAllRequest(RequestModel):
 class JobsQuery(QueryModel):
     limit: int = Field(50, ge=1, le=500)
     offset: int = Field(0, ge=0, le=1_000_000)
-    status: JobStatus | None = None
+    status: Status | None = None
     trigger: RetrainingTrigger | None = None
 
 
@@ -268,7 +284,7 @@ class JobOut(ResponseModel):
     model_name: str
     trigger: RetrainingTrigger
     reason: str
-    status: JobStatus
+    status: Status
     created_at: datetime
     attempt: int
     start_time: datetime | None
@@ -356,7 +372,7 @@ class ColumnDriftOut(ResponseModel):
 class CheckOut(ResponseModel):
     check_id: str
     model_name: str
-    status: CheckStatusName
+    status: Status
     needs_retraining: bool | None = Field(description="null until the check has run.")
     trigger: RetrainingTrigger | None
     reason: str

@@ -15,6 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from api.context import PublisherFactory
 from api.settings import ApiSettings
 from shared.settings import Settings
 
@@ -31,6 +32,8 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
+    publisher_factory: PublisherFactory | None = None,
+    *,
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int | None = None,
@@ -93,7 +96,8 @@ def serve(
             "post_worker_init": _post_worker_init,
             "worker_exit": _worker_exit,
             "control_socket_disable": True,  # gunicorn >= 25: no shared socket under ~
-        }
+        },
+        publisher_factory,
     ).run()
     return 0
 
@@ -109,8 +113,9 @@ def _worker_exit(_server: Any, worker: Any) -> None:
 
 
 class _Server(BaseApplication):
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], publisher_factory: PublisherFactory | None) -> None:
         self.options = options
+        self.publisher_factory = publisher_factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -121,4 +126,4 @@ class _Server(BaseApplication):
     def load(self):
         from api.app import create_app
 
-        return create_app()
+        return create_app(publisher_factory=self.publisher_factory)

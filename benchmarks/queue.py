@@ -14,14 +14,14 @@ prefetch 1, reject on worker lost, task events, no result backend) and the optio
 database number of its own (1-15, claimed empty, flushed after) and a fresh Postgres database
 ``bench_queue_<random>`` (dropped after).
 
-* Product: ``shared.service.submit_retraining`` (the function the Python API and the HTTP API
-  call: the model read, the job row created ``pending`` with its audit event and committed,
-  then the message), with a publisher that sends exactly what ``workers.publisher.
-  CeleryPublisher`` sends (``send_task`` to the ``retraining`` queue, its retry policy) but
-  names this module's no-op task instead of ``retraining.run_job``. The task claims the job
-  (``JobRepository.claim``: the conditional ``pending -> running`` UPDATE and its event) and
-  completes it (``JobRepository.complete``: ``running -> completed`` fenced on the attempt,
-  its event): no data, no training, no MLflow.
+* Product: ``shared.usecases.retraining.submit_retraining`` (the function the Python API
+  and the HTTP API call: the model read, the job row created ``pending`` with its audit
+  event and committed, then the message), with a publisher that sends exactly what
+  ``workers.publisher.CeleryPublisher`` sends (``send_task`` to the ``retraining`` queue,
+  its retry policy) but names this module's no-op task instead of ``retraining.run_job``.
+  The task claims the job (``JobRepository.claim``: the conditional ``pending -> running``
+  UPDATE and its event) and completes it (``JobRepository.complete``: ``running ->
+  completed`` fenced on the attempt, its event): no data, no training, no MLflow.
 * Raw Celery: ``send_task`` of a no-op task with the same options, to the same queue, run by
   the same worker.
 
@@ -165,7 +165,7 @@ class Producer:
             name, args=args, kwargs=kwargs, queue=RETRAINING_QUEUE, retry_policy=_RETRY_POLICY
         )
 
-    # the JobPublisher protocol, for submit_retraining
+    # the Publisher port, as submit_retraining uses it
     def publish_retraining(self, job_id: str, model_name: str) -> None:
         started = time.time()
         self._send(PRODUCT_TASK, [job_id], {"model_name": model_name})
@@ -227,7 +227,7 @@ class Bench:
                 "publish": ended - started,
             }
         from shared.enums import RetrainingTrigger
-        from shared.service import submit_retraining
+        from shared.usecases.retraining import submit_retraining
 
         model = self.models[self._next_model % len(self.models)]
         self._next_model += 1
@@ -310,7 +310,7 @@ class Bench:
         import sqlalchemy as sa
 
         from shared.enums import RetrainingTrigger
-        from shared.service import submit_retraining
+        from shared.usecases.retraining import submit_retraining
         from workers.config import RETRAINING_QUEUE
 
         counters = {"statements": 0, "checkouts": 0, "commits": 0}
@@ -765,7 +765,7 @@ def main(argv: list[str] | None = None) -> None:
             "with the product's Celery settings (`workers.app.create_celery`: acks late, "
             "prefetch 1, task events, no result backend), on a Redis database of its own and "
             "a fresh Postgres database (synchronous commit on, as shipped). Product no-op job: "
-            "`shared.service.submit_retraining` (model read, `pending` job row and its audit "
+            "`submit_retraining` (model read, `pending` job row and its audit "
             "event committed, then `send_task` to the `retraining` queue exactly as "
             "`CeleryPublisher` sends `retraining.run_job`, but naming the benchmark's task); "
             "the task runs `JobRepository.claim` (conditional `pending -> running` UPDATE) and "

@@ -157,8 +157,10 @@ def _migrate(_args: argparse.Namespace) -> int:
 
 def _api(args: argparse.Namespace) -> int:
     from api.server import serve
+    from retraining.wiring import distributed_publisher
 
     return serve(
+        distributed_publisher,
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -8,30 +8,35 @@ importable functions, since the workers call them by name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import pandas as pd
 
+from retraining.wiring import distributed_publisher
 from shared.checks import CheckRecord
 from shared.config import RetrainingConfig, validate_model_name
 from shared.db.schema import utcnow
-from shared.dispatch import WorkKind, claim_due_work
 from shared.enums import JobStatus, RetrainingTrigger
 from shared.jobs import RetrainingJob
 from shared.modeling import TrainingPipeline
 from shared.monitoring import initialize_monitors, run_check
 from shared.notifications import Notifier, default_notifier
 from shared.pipeline_spec import pipeline_to_spec
-from shared.reconcile import fail_abandoned_jobs
 from shared.retrain import DataLoader
 from shared.runtime import Runtime
-from shared.schedule import first_run_after, still_fits
-from shared.service import run_retraining_job, set_data_sources, submit_retraining
 from shared.settings import Settings
 from shared.sources import require_importable
+from shared.usecases.checks import perform_check
+from shared.usecases.due_work import Ticker, start_due_work
+from shared.usecases.models import configure_model, enable_schedule
+from shared.usecases.ports import Publisher
+from shared.usecases.reconcile import fail_abandoned_jobs
+from shared.usecases.retraining import run_retraining_job, submit_retraining
 
 __all__ = [
     "JobStatus",
@@ -90,14 +95,22 @@ class RetrainingScheduler:
             self.config.notification_email
         )
         self.runtime = Runtime(settings or Settings.from_env())
-        self.runtime.models.save_config(self.config, pipeline_to_spec(pipeline))
-        self._publisher = self._distributed_publisher()
-        if self._publisher is None:
+        self.last_check: CheckRecord | None = None
+        self._monitor: Ticker | None = None
+        distributed = self.runtime.settings.distributed
+        configure_model(
+            self.runtime,
+            self.config,
+            pipeline=pipeline_to_spec(pipeline),
+            sources=self._worker_sources() if distributed else None,
+        )
+        self._publisher: Publisher
+        if distributed:
+            self._publisher = distributed_publisher(self.runtime.settings)
+        else:
+            self._publisher = _InThisThread(self)
             # A job left running by a process that died must not block this model forever.
             fail_abandoned_jobs(self.runtime, self.model_name)
-        self.last_check: CheckRecord | None = None
-        self._monitor_thread: threading.Thread | None = None
-        self._stop_monitoring = threading.Event()
 
     # -- monitors and checks -------------------------------------------------------------
 
@@ -126,27 +139,16 @@ class RetrainingScheduler:
     ) -> RetrainingJob:
         """Start a retraining, or return the one already pending or running for this model."""
         trigger = _as_trigger(trigger)
-        publisher = self._publisher or _NoPublisher()
-        job, created = submit_retraining(self.runtime, publisher, self.model_name, trigger, reason)
+        job, created = submit_retraining(
+            self.runtime, self._publisher, self.model_name, trigger, reason
+        )
         if not created:
             logger.info("job %s is already %s for %s", job.job_id, job.status, self.model_name)
-            return job
-        if self._publisher is not None:
-            return job
-        finished = run_retraining_job(
-            self.runtime,
-            job.job_id,
-            load_training_data=self.data_loader,
-            pipeline=self.pipeline,
-            notifier=self.notification_handler,
-        )
-        return finished or self.runtime.jobs.get(job.job_id)
+        return job.refresh()  # embedded: finished in this thread already
 
     def get_job_status(self, job_id: str) -> dict[str, Any]:
         """The job as a dict (``status``, ``error``, ``metrics``, ...) with its audit events."""
-        job = self.runtime.jobs.get(job_id)
-        if job.model_name != self.model_name:
-            raise KeyError(f"job {job_id!r} belongs to model {job.model_name!r}")
+        job = self.runtime.jobs.get_of(self.model_name, job_id)
         return {**job.to_dict(), "events": self.runtime.jobs.events(job_id)}
 
     def get_job_history(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -156,12 +158,11 @@ class RetrainingScheduler:
     def predict(self, frame: pd.DataFrame):
         """The champion's predictions for ``frame``."""
         record = self.runtime.models.get(self.model_name)
-        if record.champion_version is None:
-            raise RuntimeError(f"{self.model_name!r} has no champion yet: trigger a retraining")
+        version = record.require_champion()
         missing = [c for c in record.feature_columns or [] if c not in frame.columns]
         if missing:
             raise ValueError(f"frame: missing feature columns {missing}")
-        model = self.runtime.registry.load(self.model_name, record.champion_version)
+        model = self.runtime.registry.load(self.model_name, version)
         return model.predict(frame[record.feature_columns])
 
     def check_report_path(self, check_id: str | None = None) -> str:
@@ -185,15 +186,8 @@ class RetrainingScheduler:
         A due time kept from an earlier process is kept while it fits the schedule, so a
         restart neither brings the next run forward nor drops a missed one.
         """
-        if not self.config.schedule_enabled:
-            self.config = RetrainingConfig(**{**self.config.to_dict(), "schedule_enabled": True})
-            self.runtime.models.save_config(self.config, pipeline_to_spec(self.pipeline))
-        now = utcnow()
-        kept = self.runtime.models.get(self.model_name).schedule_next_run_at
-        if kept is not None and still_fits(self.config, kept, now):
-            return kept
-        next_run = first_run_after(self.config, now)
-        self.runtime.models.set_schedule(self.model_name, next_run)
+        next_run = enable_schedule(self.runtime, self.model_name)
+        self.config = self.runtime.models.get(self.model_name).config
         return next_run
 
     def start_monitoring(self, check_interval_seconds: int = 3600) -> None:
@@ -206,80 +200,114 @@ class RetrainingScheduler:
         if check_interval_seconds < 1:
             raise ValueError("check_interval_seconds: must be at least 1")
         self.stop_monitoring()
-        interval = check_interval_seconds if self.current_data_loader else None
+        interval = check_interval_seconds if self._can_check() else None
         self.runtime.models.set_monitoring(
             self.model_name, interval, utcnow() if interval else None
         )
-        self._stop_monitoring = threading.Event()
         tick = min(MONITOR_TICK_SECONDS, float(check_interval_seconds))
-        self._monitor_thread = threading.Thread(
-            target=self._monitor, args=(tick,), name=f"monitor-{self.model_name}", daemon=True
-        )
-        self._monitor_thread.start()
+        self._monitor = Ticker(self.run_due_work, tick, name=f"monitor-{self.model_name}")
+        self._monitor.start()
 
     def stop_monitoring(self) -> None:
         """Stop the background thread (waits for a job in progress to finish)."""
-        if self._monitor_thread is None:
+        if self._monitor is None:
             return
-        self._stop_monitoring.set()
-        self._monitor_thread.join()
-        self._monitor_thread = None
+        self._monitor.stop()
+        self._monitor = None
         self.runtime.models.set_monitoring(self.model_name, None, None)
 
     @property
     def is_monitoring(self) -> bool:
-        return self._monitor_thread is not None and self._monitor_thread.is_alive()
+        return self._monitor is not None and self._monitor.running
 
     def run_due_work(self, now: datetime | None = None) -> list[RetrainingJob | CheckRecord]:
-        """Run whatever is due for this model now (what the monitoring thread does each tick)."""
-        results: list[RetrainingJob | CheckRecord] = []
-        for work in claim_due_work(self.runtime, now or utcnow(), [self.model_name]):
-            if work.kind is WorkKind.SCHEDULED_RETRAINING:
-                reason = f"scheduled run due at {work.due_at.isoformat()}"
-                results.append(self.trigger_retraining(RetrainingTrigger.SCHEDULED, reason))
-            elif self.current_data_loader is not None:
-                results.extend(self._periodic_check())
-        return results
+        """Run whatever is due for this model now (what the monitoring thread does each tick):
+        the jobs and checks it ran (embedded), or queued (distributed), oldest first."""
+        if isinstance(self._publisher, _InThisThread):
+            with self._publisher.recording() as done:
+                start_due_work(self.runtime, self._publisher, now, [self.model_name])
+            return done
+        started = start_due_work(self.runtime, self._publisher, now, [self.model_name])
+        return [
+            self.runtime.jobs.get(item.job_id)
+            if item.job_id
+            else self.runtime.checks.get(item.check_id)
+            for item in started
+            if item.job_id or item.check_id
+        ]
 
-    def _periodic_check(self) -> list[RetrainingJob | CheckRecord]:
-        needs, trigger, reason = self.check_retraining_needed(self.current_data_loader())
-        if not needs:
-            return [self.last_check]
-        return [self.last_check, self.trigger_retraining(trigger, reason)]
+    def _can_check(self) -> bool:
+        """Periodic checks need current data: the loader here, or a source the workers load."""
+        if self.current_data_loader is not None:
+            return True
+        record = self.runtime.models.get(self.model_name)
+        return self.runtime.settings.distributed and "current" in record.data_sources
 
-    def _monitor(self, tick_seconds: float) -> None:
-        while not self._stop_monitoring.is_set():
-            try:
-                self.run_due_work()
-            except Exception:  # the loop must outlive any one bad check or job
-                logger.exception("monitoring of %s: a due run failed", self.model_name)
-            self._stop_monitoring.wait(tick_seconds)
-
-    def _distributed_publisher(self):
-        """The Celery publisher when a broker is configured, after naming the data for workers."""
-        if not self.runtime.settings.distributed:
-            return None
-        from workers.publisher import CeleryPublisher
-
+    def _worker_sources(self) -> dict[str, dict[str, Any]]:
+        """The loaders by import path, so that a worker on another host can call them."""
         sources = {"training": require_importable("training", self.data_loader)}
         if self.current_data_loader is not None:
             sources["current"] = require_importable("current", self.current_data_loader)
-        set_data_sources(self.runtime, self.model_name, sources)
-        return CeleryPublisher(self.runtime.settings)
+        return sources
 
     # -- housekeeping --------------------------------------------------------------------
 
     def close(self) -> None:
         self.stop_monitoring()
-        if self._publisher is not None:
-            self._publisher.close()
+        self._publisher.close()
         self.runtime.dispose()
 
 
-class _NoPublisher:
-    """The embedded mode runs the job right here, so there is nothing to send."""
+class _InThisThread:
+    """The embedded Python API's publisher: each job or check runs at once, in the thread that
+    published it, with the scheduler's own loaders, pipeline and notifier."""
+
+    def __init__(self, scheduler: RetrainingScheduler) -> None:
+        self._scheduler = scheduler
+        self._thread = threading.local()  # the monitoring thread and the caller record apart
 
     def publish_retraining(self, job_id: str, model_name: str) -> None:
+        scheduler = self._scheduler
+        job = run_retraining_job(
+            scheduler.runtime,
+            job_id,
+            load_training_data=scheduler.data_loader,
+            pipeline=scheduler.pipeline,
+            notifier=scheduler.notification_handler,
+        )
+        self._record(job)
+
+    def publish_check(self, model_name: str, check_id: str, retrain_if_needed: bool) -> None:
+        scheduler = self._scheduler
+        check = perform_check(
+            scheduler.runtime,
+            self,
+            check_id,
+            retrain_if_needed=retrain_if_needed,
+            current=scheduler.current_data_loader,
+            notifier=scheduler.notification_handler,
+        )
+        if check is not None:
+            scheduler.last_check = check
+        self._record(check)
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[RetrainingJob | CheckRecord]]:
+        """What runs in the block, oldest first (a check before the job it started)."""
+        done: list[RetrainingJob | CheckRecord] = []
+        self._thread.done = done
+        try:
+            yield done
+        finally:
+            self._thread.done = None
+            done.sort(key=lambda item: item.created_at)
+
+    def _record(self, item: RetrainingJob | CheckRecord | None) -> None:
+        done = getattr(self._thread, "done", None)
+        if item is not None and done is not None:
+            done.append(item)
+
+    def close(self) -> None:
         return None
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,24 +18,25 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from shared.db.schema import checks, utcnow
-from shared.enums import RetrainingTrigger
+from shared.enums import RetrainingTrigger, Status
+from shared.errors import NotFound
 from shared.events import record_event
+from shared.lifecycle import CHECK_TRANSITIONS, statuses_leading_to
 
 _DATETIME_FIELDS = ("created_at", "requested_at", "started_at", "completed_at")
 
 
-class CheckStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
+class CheckNotFound(NotFound):
+    title = "Unknown check"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in (CheckStatus.COMPLETED, CheckStatus.FAILED)
+    def __init__(self, check_id: str, model_name: str | None = None) -> None:
+        owner = f"model {model_name!r} has" if model_name else "there is"
+        super().__init__(f"{owner} no check {check_id!r}")
 
 
-_ACTIVE = (str(CheckStatus.PENDING), str(CheckStatus.RUNNING))
+def _from(new: Status) -> list[str]:
+    """The statuses a check may reach ``new`` from, for an update's ``WHERE status IN``."""
+    return [str(status) for status in statuses_leading_to(CHECK_TRANSITIONS, new)]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class CheckRecord:
     drift: dict[str, Any] | None
     performance: dict[str, Any] | None
     report_key: str | None  # the drift report's blob, stored once it is rendered
-    status: CheckStatus = CheckStatus.COMPLETED
+    status: Status = Status.COMPLETED
     error: str | None = None
     requested_at: datetime | None = None
     started_at: datetime | None = None
@@ -96,7 +96,7 @@ class CheckRepository:
             drift=None,
             performance=None,
             report_key=None,
-            status=CheckStatus.PENDING,
+            status=Status.PENDING,
             requested_at=now,
         )
         with self.engine.begin() as connection:
@@ -111,8 +111,8 @@ class CheckRepository:
         with self.engine.begin() as connection:
             result = connection.execute(
                 checks.update()
-                .where(checks.c.id == check_id, checks.c.status == str(CheckStatus.PENDING))
-                .values(status=str(CheckStatus.RUNNING), started_at=utcnow(), reason="running")
+                .where(checks.c.id == check_id, checks.c.status.in_(_from(Status.RUNNING)))
+                .values(status=str(Status.RUNNING), started_at=utcnow(), reason="running")
             )
         return self.get(check_id) if result.rowcount == 1 else None
 
@@ -120,13 +120,15 @@ class CheckRepository:
         self, check_id: str, error: str, *, requested_before: datetime | None = None
     ) -> CheckRecord | None:
         """pending/running -> failed (only if requested before ``requested_before`` when given)."""
-        query = checks.update().where(checks.c.id == check_id, checks.c.status.in_(_ACTIVE))
+        query = checks.update().where(
+            checks.c.id == check_id, checks.c.status.in_(_from(Status.FAILED))
+        )
         if requested_before is not None:
             query = query.where(checks.c.requested_at < requested_before)
         with self.engine.begin() as connection:
             result = connection.execute(
                 query.values(
-                    status=str(CheckStatus.FAILED),
+                    status=str(Status.FAILED),
                     error=error,
                     reason=f"check failed: {error}",
                     completed_at=utcnow(),
@@ -148,13 +150,13 @@ class CheckRepository:
     def save(self, record: CheckRecord) -> CheckRecord:
         """Store a finished check: completes the requested row of that id, else adds a row."""
         values = _row_values(record)
-        values.update(status=str(CheckStatus.COMPLETED), completed_at=utcnow())
+        values.update(status=str(Status.COMPLETED), completed_at=utcnow())
         for name in ("requested_at", "started_at"):
             values.pop(name)  # a requested row keeps its own
         with self.engine.begin() as connection:
             result = connection.execute(
                 checks.update()
-                .where(checks.c.id == record.check_id, checks.c.status.in_(_ACTIVE))
+                .where(checks.c.id == record.check_id, checks.c.status.in_(_from(Status.COMPLETED)))
                 .values(**{k: v for k, v in values.items() if k not in ("id", "created_at")})
             )
             if result.rowcount != 1:
@@ -181,8 +183,18 @@ class CheckRepository:
             row = connection.execute(sa.select(checks).where(checks.c.id == check_id))
             row = row.mappings().first()
         if row is None:
-            raise KeyError(f"no check {check_id!r}")
+            raise CheckNotFound(check_id)
         return _to_record(row)
+
+    def get_of(self, model_name: str, check_id: str) -> CheckRecord:
+        """The model's check of that id; ``CheckNotFound`` for another model's or none."""
+        try:
+            check = self.get(check_id)
+        except CheckNotFound:
+            check = None
+        if check is None or check.model_name != model_name:
+            raise CheckNotFound(check_id, model_name)
+        return check
 
     def list(
         self,
@@ -190,7 +202,7 @@ class CheckRepository:
         limit: int = 50,
         *,
         offset: int = 0,
-        status: CheckStatus | str | None = CheckStatus.COMPLETED,
+        status: Status | str | None = Status.COMPLETED,
     ) -> list[CheckRecord]:
         """Newest first; finished checks only unless another ``status`` (None: all) is asked."""
         query = (
@@ -201,7 +213,7 @@ class CheckRepository:
             .offset(offset)
         )
         if status is not None:
-            query = query.where(checks.c.status == str(CheckStatus(status)))
+            query = query.where(checks.c.status == str(Status(status)))
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [_to_record(row) for row in rows]
@@ -228,7 +240,7 @@ def _to_record(row) -> CheckRecord:
         drift=row["drift"],
         performance=row["performance"],
         report_key=row["report_key"],
-        status=CheckStatus(row["status"] or CheckStatus.COMPLETED),
+        status=Status(row["status"] or Status.COMPLETED),
         error=row["error"],
         requested_at=row["requested_at"],
         started_at=row["started_at"],

@@ -12,11 +12,12 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from shared.enums import Task
+from shared.errors import Invalid
 
 logger = logging.getLogger(__name__)
 
 
-class DataValidationError(ValueError):
+class DataValidationError(Invalid):
     """Training data cannot be used; the message is shown to users as the job's error."""
 
 

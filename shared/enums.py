@@ -1,4 +1,4 @@
-"""The vocabularies shared by every front door: triggers and job statuses."""
+"""The vocabularies shared by every front door: triggers, statuses, tasks."""
 
 from enum import StrEnum
 
@@ -13,8 +13,8 @@ class RetrainingTrigger(StrEnum):
     MANUAL = "manual"
 
 
-class JobStatus(StrEnum):
-    """Where a retraining job is in its life."""
+class Status(StrEnum):
+    """Where a retraining job, or a requested check, is in its life (``shared.lifecycle``)."""
 
     PENDING = "pending"
     RUNNING = "running"
@@ -23,7 +23,17 @@ class JobStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+        return self not in ACTIVE_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+
+# Still to be worked on: at most one job per model may be in one of these (shared.db.schema).
+ACTIVE_STATUSES = frozenset({Status.PENDING, Status.RUNNING})
+
+JobStatus = Status  # the name the Python API has always exported
 
 
 class Task(StrEnum):

@@ -6,11 +6,13 @@ from __future__ import annotations
 class RetrainingError(Exception):
     """Anything the core refuses or cannot do, with a message a person can act on."""
 
+    title: str | None = None  # a short name for the kind, where a person reads one first
 
-class NotFound(RetrainingError, LookupError):
-    """No such model, job, check, prediction or stored blob."""
 
-    def __str__(self) -> str:  # LookupError would quote the message like a key
+class NotFound(RetrainingError, KeyError):
+    """No such model, job, check, prediction or stored blob (a ``KeyError``, as dict look-ups)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message like a key
         return str(self.args[0]) if self.args else ""
 
 

@@ -19,25 +19,18 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.db.engine import transaction
 from shared.db.schema import jobs, utcnow
-from shared.enums import JobStatus, RetrainingTrigger
+from shared.enums import ACTIVE_STATUSES, RetrainingTrigger, Status
+from shared.errors import NotFound
 from shared.events import list_events, record_event
-
-TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.FAILED}),
-    # running -> pending: the reconciler re-queues a job whose worker died
-    JobStatus.RUNNING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PENDING}),
-    JobStatus.COMPLETED: frozenset(),
-    JobStatus.FAILED: frozenset(),
-}
+from shared.lifecycle import JOB_TRANSITIONS, check_transition
 
 
-class InvalidTransition(ValueError):
-    pass
+class JobNotFound(NotFound):
+    title = "Unknown job"
 
-
-def check_transition(current: JobStatus, new: JobStatus) -> None:
-    if new not in TRANSITIONS[current]:
-        raise InvalidTransition(f"a job cannot go from {current} to {new}")
+    def __init__(self, job_id: str, model_name: str | None = None) -> None:
+        owner = f"model {model_name!r} has" if model_name else "there is"
+        super().__init__(f"{owner} no job {job_id!r}")
 
 
 @dataclass
@@ -48,7 +41,7 @@ class RetrainingJob:
     model_name: str
     trigger: RetrainingTrigger
     reason: str
-    status: JobStatus
+    status: Status
     created_at: datetime
     attempt: int = 0
     start_time: datetime | None = None
@@ -155,7 +148,7 @@ class JobRepository:
                                 model_name=model_name,
                                 trigger=str(trigger),
                                 reason=reason,
-                                status=str(JobStatus.PENDING),
+                                status=str(Status.PENDING),
                                 attempt=0,
                                 created_at=utcnow(),
                                 metrics={},
@@ -171,7 +164,7 @@ class JobRepository:
                         model_name,
                         "job_status",
                         job_id=job_id,
-                        to_status=JobStatus.PENDING,
+                        to_status=Status.PENDING,
                         details={"trigger": str(trigger), "reason": reason},
                     )
                 return self._to_job(row), True
@@ -186,8 +179,8 @@ class JobRepository:
         """pending -> running with a new attempt; None if someone else has it or it ended."""
         return self._transition(
             job_id,
-            JobStatus.PENDING,
-            JobStatus.RUNNING,
+            Status.PENDING,
+            Status.RUNNING,
             attempt=None,
             values={
                 "attempt": jobs.c.attempt + 1,
@@ -207,8 +200,8 @@ class JobRepository:
         values = {**_only_results(results), "end_time": utcnow()}
         return self._transition(
             job_id,
-            JobStatus.RUNNING,
-            JobStatus.COMPLETED,
+            Status.RUNNING,
+            Status.COMPLETED,
             attempt=attempt,
             values=values,
             connection=connection,
@@ -222,15 +215,15 @@ class JobRepository:
         if attempt is None:
             return self._transition(
                 job_id,
-                JobStatus.PENDING,
-                JobStatus.FAILED,
+                Status.PENDING,
+                Status.FAILED,
                 attempt=None,
                 values={**_only_results(results), "end_time": utcnow()},
             )
         return self._transition(
             job_id,
-            JobStatus.RUNNING,
-            JobStatus.FAILED,
+            Status.RUNNING,
+            Status.FAILED,
             attempt=attempt,
             values={**_only_results(results), "end_time": utcnow()},
         )
@@ -239,8 +232,8 @@ class JobRepository:
         """running -> pending after its worker was lost; the next claim is a new attempt."""
         return self._transition(
             job_id,
-            JobStatus.RUNNING,
-            JobStatus.PENDING,
+            Status.RUNNING,
+            Status.PENDING,
             attempt=attempt,
             values={"heartbeat_at": None},
             details={"reason": reason},
@@ -248,7 +241,7 @@ class JobRepository:
 
     def mark_published(self, job_id: str, last_seen: datetime | None) -> bool:
         """Compare-and-set of a pending job's last publication time: one re-publisher wins."""
-        query = jobs.update().where(jobs.c.id == job_id, jobs.c.status == str(JobStatus.PENDING))
+        query = jobs.update().where(jobs.c.id == job_id, jobs.c.status == str(Status.PENDING))
         query = query.where(
             jobs.c.heartbeat_at.is_(None) if last_seen is None else jobs.c.heartbeat_at == last_seen
         )
@@ -263,7 +256,7 @@ class JobRepository:
         with self.engine.begin() as connection:
             result = connection.execute(
                 jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.status == str(JobStatus.RUNNING))
+                .where(jobs.c.id == job_id, jobs.c.status == str(Status.RUNNING))
                 .where(jobs.c.attempt == attempt)
                 .values(heartbeat_at=utcnow())
             )
@@ -272,15 +265,15 @@ class JobRepository:
     def _transition(
         self,
         job_id: str,
-        current: JobStatus,
-        new: JobStatus,
+        current: Status,
+        new: Status,
         *,
         attempt: int | None,
         values: dict[str, Any],
         details: dict[str, Any] | None = None,
         connection: Connection | None = None,
     ) -> RetrainingJob | None:
-        check_transition(current, new)
+        check_transition(JOB_TRANSITIONS, "job", current, new)
         query = jobs.update().where(jobs.c.id == job_id, jobs.c.status == str(current))
         if attempt is not None:
             query = query.where(jobs.c.attempt == attempt)
@@ -305,17 +298,27 @@ class JobRepository:
         return self._to_job(row)
 
     def get(self, job_id: str) -> RetrainingJob:
-        """The job; ``KeyError`` if there is none with that id."""
+        """The job; ``JobNotFound`` if there is none with that id."""
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
-            raise KeyError(f"no retraining job {job_id!r}")
+            raise JobNotFound(job_id)
         return self._to_job(row)
+
+    def get_of(self, model_name: str, job_id: str) -> RetrainingJob:
+        """The model's job of that id; ``JobNotFound`` for another model's or none."""
+        try:
+            job = self.get(job_id)
+        except JobNotFound:
+            job = None
+        if job is None or job.model_name != model_name:
+            raise JobNotFound(job_id, model_name)
+        return job
 
     def active_for(self, model_name: str) -> RetrainingJob | None:
         query = sa.select(jobs).where(
             jobs.c.model_name == model_name,
-            jobs.c.status.in_([str(JobStatus.PENDING), str(JobStatus.RUNNING)]),
+            jobs.c.status.in_([str(status) for status in ACTIVE_STATUSES]),
         )
         with self.engine.connect() as connection:
             row = connection.execute(query).mappings().first()
@@ -327,7 +330,7 @@ class JobRepository:
         *,
         limit: int = 50,
         offset: int = 0,
-        status: JobStatus | str | None = None,
+        status: Status | str | None = None,
         trigger: RetrainingTrigger | str | None = None,
     ) -> list[RetrainingJob]:
         """Newest first."""
@@ -335,7 +338,7 @@ class JobRepository:
         if model_name is not None:
             query = query.where(jobs.c.model_name == model_name)
         if status is not None:
-            query = query.where(jobs.c.status == str(JobStatus(status)))
+            query = query.where(jobs.c.status == str(Status(status)))
         if trigger is not None:
             query = query.where(jobs.c.trigger == str(RetrainingTrigger(trigger)))
         with self.engine.connect() as connection:
@@ -348,7 +351,7 @@ class JobRepository:
             query = query.where(jobs.c.model_name == model_name)
         with self.engine.connect() as connection:
             counts = dict(connection.execute(query).all())
-        return {str(status): int(counts.get(str(status), 0)) for status in JobStatus}
+        return {str(status): int(counts.get(str(status), 0)) for status in Status}
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         return list_events(self.engine, job_id=job_id)
@@ -359,7 +362,7 @@ class JobRepository:
             model_name=row["model_name"],
             trigger=RetrainingTrigger(row["trigger"]),
             reason=row["reason"],
-            status=JobStatus(row["status"]),
+            status=Status(row["status"]),
             created_at=row["created_at"],
             attempt=row["attempt"],
             start_time=row["start_time"],

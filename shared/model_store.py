@@ -14,12 +14,20 @@ from shared.config import RetrainingConfig
 from shared.db.engine import transaction
 from shared.db.schema import models, utcnow
 from shared.enums import Task
+from shared.errors import Conflict, NotFound
 from shared.events import record_event
 
 
-class UnknownModel(KeyError):
-    def __str__(self) -> str:
-        return f"no model named {self.args[0]!r} is configured"
+class UnknownModel(NotFound):
+    title = "Unknown model"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no model named {name!r} is configured")
+        self.name = name
+
+
+class NoChampion(Conflict, RuntimeError):
+    """Nothing to predict with or to compare against: no model has been trained yet."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ class ModelRecord:
     task: Task | None
     feature_columns: list[str] | None
     baseline_metrics: dict[str, float] | None
-    reference_key: str | None  # the reference data's blob (shared.references)
+    reference_key: str | None  # the reference data's blob (shared.drift.store)
     champion_version: str | None
     champion_run_id: str | None
     champion_metrics: dict[str, float] | None
@@ -42,6 +50,12 @@ class ModelRecord:
     @property
     def monitors_initialized(self) -> bool:
         return self.reference_key is not None
+
+    def require_champion(self) -> str:
+        """The champion's version; ``NoChampion`` before the first training."""
+        if self.champion_version is None or not self.feature_columns:
+            raise NoChampion(f"model {self.name!r} has no champion yet: trigger a retraining")
+        return self.champion_version
 
 
 class ModelRepository:

@@ -1,6 +1,6 @@
 """Monitors: set a model's baseline, then decide whether current data calls for retraining.
 
-Data drift is decided by ``shared.fast_drift`` (Evidently's default per-column tests, computed
+Data drift is decided by ``shared.drift`` (Evidently's default per-column tests, computed
 once per column from a reference profile built when the monitors are set); Evidently's own HTML
 report for the check is rendered after the verdict has been stored.
 
@@ -20,9 +20,10 @@ import pandas as pd
 from shared.checks import CheckRecord
 from shared.datasets import feature_columns_of
 from shared.db.schema import utcnow
-from shared.enums import RetrainingTrigger
+from shared.drift import ReferenceProfile, detect_drift_fast, render_html_report
+from shared.enums import RetrainingTrigger, Status
+from shared.errors import Conflict, Invalid
 from shared.evaluation import compute_metrics
-from shared.fast_drift import ReferenceProfile, detect_drift_fast, render_html_report
 from shared.model_store import ModelRecord
 from shared.notifications import DriftAlert, Notifier, notify_safely
 from shared.performance import PerformanceResult, check_performance
@@ -31,8 +32,16 @@ from shared.runtime import Runtime
 logger = logging.getLogger("retraining.monitoring")
 
 
-class MonitorsNotInitialized(RuntimeError):
-    pass
+class MonitorsNotInitialized(Conflict):
+    """A check needs the reference data and the baseline: initialize the monitors first."""
+
+
+def monitors_required(record: ModelRecord) -> None:
+    if not record.monitors_initialized:
+        raise MonitorsNotInitialized(
+            f"monitors of {record.name!r} are not initialized: initialize them first "
+            f"(initialize_monitors() in Python, POST /retraining/{record.name}/initialize)"
+        )
 
 
 @dataclass(frozen=True)
@@ -50,20 +59,28 @@ def initialize_monitors(
 ) -> dict[str, float]:
     """Store the reference data and the baseline; returns the baseline used."""
     if not isinstance(reference_data, pd.DataFrame) or reference_data.empty:
-        raise ValueError("reference_data: must be a non-empty pandas DataFrame")
+        raise Invalid("reference_data: must be a non-empty pandas DataFrame")
     record = runtime.models.get(model_name)
+    if baseline_metrics is not None:
+        _require_numbers(baseline_metrics, "baseline_metrics")
     # Without one, the champion's holdout metrics: scoring it on the reference would flatter
     # it whenever the reference overlaps its training data.
     baseline = dict(baseline_metrics or record.champion_metrics or {})
-    _require_numbers(baseline, "baseline_metrics")
-    key = runtime.references.store(
-        model_name,
-        reference_data,
-        drift_columns(record, reference_data),
-        features=record.feature_columns,
-    )
+    key = set_reference(runtime, record, reference_data, record.feature_columns)
     runtime.models.set_monitors(model_name, key, baseline)
     return baseline
+
+
+def set_reference(
+    runtime: Runtime, record: ModelRecord, frame: pd.DataFrame, features: list[str] | None
+) -> str:
+    """Store ``frame`` as a reference of the model, profiled for ``features`` (the champion's;
+    None: the frame's own feature columns); returns its key. The monitors' and promotion's."""
+    wanted = features or feature_columns_of(
+        frame, record.config.target_column, record.config.timestamp_column
+    )
+    columns = [column for column in wanted if column in frame.columns]
+    return runtime.references.store(record.name, frame, columns, features=features)
 
 
 def run_check(
@@ -79,14 +96,11 @@ def run_check(
     ``check_id``: a requested check's id, so the result completes that row.
     """
     if not isinstance(current, pd.DataFrame):
-        raise ValueError("current_data: must be a pandas DataFrame")
+        raise Invalid("current_data: must be a pandas DataFrame")
     if current_metrics is not None:
         _require_numbers(current_metrics, "current_metrics")
     record = runtime.models.get(model_name)
-    if not record.monitors_initialized:
-        raise MonitorsNotInitialized(
-            f"monitors of {model_name!r} are not initialized: call initialize_monitors() first"
-        )
+    monitors_required(record)
     config = record.config
     check_id = check_id or runtime.checks.new_id()
     if len(current) < config.min_samples_for_check:
@@ -101,25 +115,16 @@ def run_check(
     concept = _concept_drift(runtime, record, baseline, current)
     profile = runtime.references.profile(record.reference_key, record.feature_columns)
     drift = detect_drift_fast(profile, current, columns=_profiled_features(record, profile))
-    findings = [
-        f
-        for f in (
-            _finding(RetrainingTrigger.PERFORMANCE_DEGRADATION, performance),
-            _finding(RetrainingTrigger.CONCEPT_DRIFT, concept),
-            _drift_finding(drift, config.drift_threshold),
-        )
-        if f is not None
-    ]
-    fired = [f for f in findings if f.fired]
-    trigger = fired[0].trigger if fired else None
-    reason = "; ".join(f"{f.trigger}: {f.summary}" for f in (fired or findings)) or "nothing to do"
-    if not fired:
-        reason = f"no retraining needed ({reason})"
+    trigger, reason = _verdict(
+        _finding(RetrainingTrigger.PERFORMANCE_DEGRADATION, performance),
+        _finding(RetrainingTrigger.CONCEPT_DRIFT, concept),
+        _drift_finding(drift, config.drift_threshold),
+    )
     check = _record(
         record,
         check_id,
         len(current),
-        needs_retraining=bool(fired),
+        needs_retraining=trigger is not None,
         trigger=trigger,
         reason=reason,
         drift_share=drift.drift_share,
@@ -130,23 +135,17 @@ def run_check(
         },
         report_key=check_report_key(model_name, check_id),
     )
-    runtime.checks.save(check)
+    stored = runtime.checks.save(check)
+    if stored.status is not Status.COMPLETED:  # failed meanwhile (timed out): it stays so
+        return stored
     if drift.drift_share >= config.drift_alert_threshold and config.enable_notifications:
-        _alert(runtime, notifier, check, drift)
-    _store_report(runtime, profile, current, drift, check.report_key)
-    return check
+        _alert(runtime, notifier, stored, drift)
+    _store_report(runtime, profile, current, drift, stored.report_key)
+    return stored
 
 
 def check_report_key(model_name: str, check_id: str) -> str:
     return f"models/{model_name}/checks/{check_id}.html"
-
-
-def drift_columns(record: ModelRecord, reference: pd.DataFrame) -> list[str]:
-    """The columns drift is checked on: the champion's features, else the reference's."""
-    wanted = record.feature_columns or feature_columns_of(
-        reference, record.config.target_column, record.config.timestamp_column
-    )
-    return [column for column in wanted if column in reference.columns]
 
 
 def _performance(
@@ -200,6 +199,17 @@ def _store_report(runtime: Runtime, profile: ReferenceProfile, current, drift, k
         logger.warning("the Evidently report %s could not be stored", key, exc_info=True)
 
 
+def _verdict(*candidates: Finding | None) -> tuple[RetrainingTrigger | None, str]:
+    """The first finding that fired (in the order given) and a reason naming every finding
+    that fired, or all of them when none did."""
+    findings = [finding for finding in candidates if finding is not None]
+    fired = [finding for finding in findings if finding.fired]
+    reason = "; ".join(f"{f.trigger}: {f.summary}" for f in (fired or findings)) or "nothing to do"
+    if not fired:
+        return None, f"no retraining needed ({reason})"
+    return fired[0].trigger, reason
+
+
 def _finding(trigger: RetrainingTrigger, result: PerformanceResult | None) -> Finding | None:
     if result is None or not result.drops:
         return None
@@ -251,7 +261,7 @@ def _record(record: ModelRecord, check_id: str, n_rows: int, **fields: Any) -> C
 
 def _require_numbers(metrics: dict[str, Any], field: str) -> None:
     if not isinstance(metrics, dict):
-        raise ValueError(f"{field}: must be a dict of metric name to number")
+        raise Invalid(f"{field}: must be a dict of metric name to number")
     for name, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{field}: {name} must be a number, got {value!r}")
+            raise Invalid(f"{field}: {name} must be a number, got {value!r}")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import pickle
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.modeling import TrainingPipeline
 from shared.sources import resolve_callable
+
+if TYPE_CHECKING:  # scikit-learn is imported only where a pipeline is built
+    from shared.modeling import TrainingPipeline
 
 
 def pipeline_to_spec(pipeline: TrainingPipeline) -> dict[str, Any]:
@@ -23,6 +25,8 @@ def pipeline_to_spec(pipeline: TrainingPipeline) -> dict[str, Any]:
 
 def pipeline_from_spec(spec: dict[str, Any], default_name: str) -> TrainingPipeline:
     """Rebuild the pipeline; ``ValueError`` naming the field when the spec is unusable."""
+    from shared.modeling import TrainingPipeline
+
     return TrainingPipeline(
         spec.get("name") or default_name,
         spec.get("framework", "sklearn"),

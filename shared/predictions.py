@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -16,16 +17,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from shared.db.schema import predictions, utcnow
+from shared.errors import NotFound
 from shared.events import record_event
 
 DEFAULT_CURRENT_ROWS = 5000  # the most recent predictions a check looks at
 
 
-class UnknownPredictions(KeyError):
-    def __str__(self) -> str:
-        ids = self.args[0]
+class UnknownPredictions(NotFound):
+    title = "Unknown prediction"
+
+    def __init__(self, ids: list[str]) -> None:
         shown = ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
-        return f"{len(ids)} unknown prediction id(s) for this model: {shown}"
+        super().__init__(f"{len(ids)} unknown prediction id(s) for this model: {shown}")
+        self.ids = ids
 
 
 class PredictionRepository:
@@ -49,11 +53,14 @@ class PredictionRepository:
                 "id": prediction_id,
                 "model_name": model_name,
                 "model_version": model_version,
-                "created_at": now,
+                # one microsecond apart: the rows of one request keep their order when read back
+                "created_at": now + timedelta(microseconds=index),
                 "features": dict(features),
                 "prediction": output,
             }
-            for prediction_id, features, output in zip(ids, inputs, outputs, strict=True)
+            for index, (prediction_id, features, output) in enumerate(
+                zip(ids, inputs, outputs, strict=True)
+            )
         ]
         if rows:
             with self.engine.begin() as connection:

@@ -26,10 +26,12 @@ from shared.datasets import (
 )
 from shared.db.schema import utcnow
 from shared.enums import Task
+from shared.errors import RetrainingError
 from shared.evaluation import compute_metrics, default_primary_metric, metric_higher_is_better
 from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
 from shared.modeling import TrainingPipeline, fit_model
+from shared.monitoring import set_reference
 from shared.notifications import Notifier, notify_safely
 from shared.promotion import PromotionDecision, decide_promotion
 from shared.runtime import Runtime
@@ -87,7 +89,7 @@ def execute_job(
 
 def explain(exc: BaseException) -> str:
     """The job's error as a person should read it."""
-    if isinstance(exc, DataValidationError | ValueError):
+    if isinstance(exc, RetrainingError | ValueError):  # ours, or a refusal: the message says it
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -302,9 +304,7 @@ def _monitors_following(
     """
     if not record.monitors_initialized or record.champion_version is None:
         return None
-    key = runtime.references.store(
-        record.name, candidate.training_window, candidate.features, features=candidate.features
-    )
+    key = set_reference(runtime, record, candidate.training_window, candidate.features)
     old = record.baseline_metrics or {}
     baseline = {k: candidate.metrics.get(k, v) for k, v in old.items()} or candidate.metrics
     return key, baseline

@@ -5,22 +5,22 @@ from __future__ import annotations
 from functools import cached_property
 
 from shared.checks import CheckRepository
-from shared.db.engine import create_engine_for, migrate
+from shared.db.engine import create_engine_for, migrate_once
+from shared.drift import ReferenceStore
 from shared.jobs import JobRepository
 from shared.model_store import ModelRepository
-from shared.references import ReferenceStore
 from shared.settings import Settings
 from shared.storage import BlobStore
 
 
 class Runtime:
-    """Opened explicitly (never at import); the schema is migrated on open."""
+    """Opened explicitly (never at import); the schema is migrated on the first open."""
 
     def __init__(self, settings: Settings) -> None:
         settings.ensure_dirs()
         self.settings = settings
         self.engine = create_engine_for(settings.database_url)
-        migrate(self.engine)
+        migrate_once(self.engine)
         self.jobs = JobRepository(self.engine)
         self.models = ModelRepository(self.engine)
         self.checks = CheckRepository(self.engine)

@@ -42,6 +42,22 @@ def next_run_after_due(config: RetrainingConfig, due: datetime, now: datetime) -
     return candidate.astimezone(UTC)
 
 
+def next_scheduled_run(
+    config: RetrainingConfig, kept: datetime | None, now: datetime
+) -> datetime | None:
+    """The one rule for a model's next scheduled run when its configuration is (re)stored.
+
+    None while the schedule is off. A due time set earlier is kept while it still fits the
+    schedule, so neither a restart nor an unrelated change brings the next run forward or
+    drops a missed one; otherwise the first run after ``now``.
+    """
+    if not config.schedule_enabled:
+        return None
+    if kept is not None and still_fits(config, kept, now):
+        return kept
+    return first_run_after(config, now)
+
+
 def still_fits(config: RetrainingConfig, due: datetime, now: datetime) -> bool:
     """Whether a due time set earlier still belongs to ``config``'s cadence.
 

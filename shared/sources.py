@@ -18,10 +18,15 @@ import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pandas as pd
+
+from shared.errors import Conflict, Invalid
+
+if TYPE_CHECKING:
+    from shared.model_store import ModelRecord
 
 SOURCE_ROLES = ("training", "reference", "current")
 _FILE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -44,8 +49,39 @@ _EXTRAS = {
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+)://")
 
 
-class SourceError(ValueError):
-    pass
+class SourceError(Invalid):
+    """A data source that is not valid, or whose data cannot be loaded."""
+
+
+class MissingSource(Conflict):
+    """The model has no source for what is asked: configure ``data_sources`` first."""
+
+
+def model_source(record: ModelRecord, role: str) -> dict[str, Any]:
+    """The model's source for ``role``; ``MissingSource`` saying what to configure."""
+    source = record.data_sources.get(role)
+    if source is None:
+        raise MissingSource(
+            f"model {record.name!r} has no {role} data source: configure data_sources.{role}"
+        )
+    return source
+
+
+def source_loader(record: ModelRecord, role: str) -> Callable[[], pd.DataFrame]:
+    source = model_source(record, role)
+    return lambda: load_source(source)
+
+
+def reference_role(record: ModelRecord) -> str:
+    """Where the reference data comes from: the reference source, else the training source."""
+    if "reference" in record.data_sources:
+        return "reference"
+    if "training" in record.data_sources:
+        return "training"
+    raise MissingSource(
+        f"model {record.name!r} has no reference data: configure data_sources.reference "
+        "(or data_sources.training, the reference when there is no other)"
+    )
 
 
 def validate_source(role: str, source: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,1 +1,1 @@
-"""Celery workers: turn queued messages into calls of the core (``shared.service``)."""
+"""Celery workers: turn queued messages into calls of the core (``shared.usecases``)."""

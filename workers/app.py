@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 
 from celery import Celery
-from celery.signals import worker_process_init
 from kombu import Exchange, Queue
 
-from beat_schedule import beat_schedule
 from shared.settings import Settings
+from workers.beat import beat_schedule
 from workers.config import (
     CHECKS_QUEUE,
     DISPATCH_DUE,
@@ -82,11 +81,3 @@ def __getattr__(name: str) -> Celery:
     if name == "app":
         return _app_from_env()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@worker_process_init.connect
-def _fresh_connections_after_fork(**_kwargs) -> None:
-    # Database connections must never be shared across a fork.
-    from workers.tasks import reset_runtime
-
-    reset_runtime()

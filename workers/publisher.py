@@ -24,17 +24,12 @@ class CeleryPublisher:
             retry_policy=_RETRY_POLICY,
         )
 
-    def publish_check(
-        self, model_name: str, check_id: str | None = None, retrain_if_needed: bool = True
-    ) -> None:
-        """``check_id``: a check requested beforehand (the API's), which the worker completes."""
-        kwargs = {} if check_id is None else {"check_id": check_id}
-        if not retrain_if_needed:
-            kwargs["retrain_if_needed"] = False
+    def publish_check(self, model_name: str, check_id: str, retrain_if_needed: bool) -> None:
+        """A check requested beforehand (its pending row), which the worker completes."""
         self.app.send_task(
             RUN_CHECK,
             args=[model_name],
-            kwargs=kwargs,
+            kwargs={"check_id": check_id, "retrain_if_needed": retrain_if_needed},
             queue=CHECKS_QUEUE,
             retry_policy=_RETRY_POLICY,
         )

@@ -1,16 +1,21 @@
-"""The tasks: each one a thin call into ``shared``; every state change is recorded there."""
+"""The tasks: each one a thin call into ``shared.usecases``; every state change is recorded there.
+
+Importing this module loads Celery and the core's light parts only: a task that trains
+imports scikit-learn and MLflow when it first runs.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
 
-from shared.db.schema import utcnow
-from shared.dispatch import WorkKind, claim_due_work
-from shared.enums import RetrainingTrigger
-from shared.reconcile import reconcile_jobs
+from celery.signals import worker_process_init
+
 from shared.runtime import Runtime
-from shared.service import perform_check, run_retraining_job, submit_retraining
+from shared.usecases.checks import perform_check
+from shared.usecases.due_work import start_due_work
+from shared.usecases.reconcile import reconcile_jobs
+from shared.usecases.retraining import run_retraining_job
 from workers.app import app
 from workers.config import DISPATCH_DUE, RECONCILE, RUN_CHECK, RUN_JOB
 from workers.publisher import CeleryPublisher
@@ -29,7 +34,9 @@ def publisher() -> CeleryPublisher:
     return CeleryPublisher(app.retraining_settings)
 
 
-def reset_runtime() -> None:
+@worker_process_init.connect
+def reset_runtime(**_kwargs) -> None:
+    """Database connections and broker channels are never shared across a fork."""
     runtime.cache_clear()
     publisher.cache_clear()
 
@@ -46,14 +53,14 @@ def run_job(job_id: str, model_name: str = "") -> str:
 
 @app.task(name=RUN_CHECK)
 def run_check(model_name: str, check_id: str | None = None, retrain_if_needed: bool = True) -> str:
-    """Check a model on its current data; queue a retraining when needed (and wanted).
+    """Run a requested check on the model's current data; a failure is recorded on it.
 
-    ``check_id`` is a check requested beforehand (by the API), completed here; without one
-    the check is created here. A failed check is recorded on it, with its error.
+    Without ``check_id`` (a message from a release that did not request checks first), the
+    check is requested here.
     """
-    check = perform_check(
-        runtime(), publisher(), model_name, check_id, retrain_if_needed=retrain_if_needed
-    )
+    if check_id is None:
+        check_id = runtime().checks.request(model_name).check_id
+    check = perform_check(runtime(), publisher(), check_id, retrain_if_needed=retrain_if_needed)
     if check is None:
         logger.info("check %s (%s) was not pending: nothing to do", check_id, model_name)
         return "skipped"
@@ -63,16 +70,7 @@ def run_check(model_name: str, check_id: str | None = None, retrain_if_needed: b
 @app.task(name=DISPATCH_DUE)
 def dispatch_due() -> int:
     """Start what is due; each due run is claimed by exactly one dispatcher."""
-    due = claim_due_work(runtime(), utcnow())
-    for work in due:
-        if work.kind is WorkKind.SCHEDULED_RETRAINING:
-            reason = f"scheduled run due at {work.due_at.isoformat()}"
-            submit_retraining(
-                runtime(), publisher(), work.model_name, RetrainingTrigger.SCHEDULED, reason
-            )
-        else:
-            publisher().publish_check(work.model_name)
-    return len(due)
+    return len(start_due_work(runtime(), publisher()))
 
 
 @app.task(name=RECONCILE)

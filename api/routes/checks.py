@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from apiflask import APIBlueprint
 from flask import Response
 
 from api.auth import Access
 from api.context import context
-from api.errors import Problem, is_unavailable
+from api.errors import Problem
 from api.openapi import Resp, operation
 from api.presenters import check_out, check_url
-from api.routes.common import get_model, is_uuid, json_response
+from api.routes.common import get_model, json_response
 from api.schemas import CheckListOut, CheckOut, CheckQuery, ChecksQuery
-from shared.checks import CheckRecord, CheckStatus
-from shared.db.schema import utcnow
-from shared.service import has_current_data
+from shared.checks import CheckRecord
+from shared.enums import Status
 from shared.storage import BlobNotFound
+from shared.usecases.checks import expire_if_stale, request_check
 
 bp = APIBlueprint("checks", __name__)
 
@@ -54,32 +53,16 @@ def check(model_name: str, query: CheckQuery):
     asking again answers with that check rather than queueing another. Never starts a
     retraining itself.
     """
-    record = get_model(model_name)
+    get_model(model_name)
     ctx = context()
-    runtime = ctx.runtime
-    if not record.monitors_initialized:
-        raise Problem(
-            409,
-            f"monitors of {model_name!r} are not initialized: "
-            f"POST /retraining/{model_name}/initialize first",
-        )
-    if not has_current_data(runtime, record):
-        raise Problem(
-            409,
-            f"model {model_name!r} has no current data: configure data_sources.current, or "
-            f"serve predictions with POST /models/{model_name}/predict",
-        )
-    requested = _active_check(model_name)  # asked again meanwhile: the same check
-    if requested is None:
-        ctx.require_broker()
-        requested = runtime.checks.request(model_name)
-        try:
-            ctx.publisher.publish_check(model_name, requested.check_id, retrain_if_needed=False)
-        except Exception as exc:
-            runtime.checks.fail(requested.check_id, f"could not be queued: {exc}")
-            if is_unavailable(exc):
-                raise
-            raise Problem(503, "the check could not be queued; retry later") from exc
+    ctx.require_broker()
+    requested = request_check(  # asked again while one is active: that same check
+        ctx.runtime,
+        ctx.publisher,
+        model_name,
+        retrain_if_needed=False,
+        reuse_within=ctx.api.check_timeout_seconds,
+    )
     wait = ctx.api.check_wait_seconds if query.wait is None else query.wait
     result = _wait_for(requested.check_id, wait)
     if result.status.is_terminal:
@@ -113,7 +96,11 @@ def list_checks(model_name: str, query: ChecksQuery):
 def get_check(model_name: str, check_id: str):
     """A check: pending, running, or its result"""
     get_model(model_name)
-    return json_response(check_out(_expire_if_stale(_find_check(model_name, check_id))))
+    ctx = context()
+    found = context().runtime.checks.get_of(model_name, check_id)
+    return json_response(
+        check_out(expire_if_stale(ctx.runtime, found, ctx.api.check_timeout_seconds))
+    )
 
 
 @bp.get("/retraining/<model_name>/checks/<check_id>/report")
@@ -125,8 +112,8 @@ def get_check(model_name: str, check_id: str):
 def check_report(model_name: str, check_id: str):
     """The Evidently HTML report of a check"""
     get_model(model_name)
-    found = _find_check(model_name, check_id)
-    if found.report_key is None or found.status is not CheckStatus.COMPLETED:
+    found = context().runtime.checks.get_of(model_name, check_id)
+    if found.report_key is None or found.status is not Status.COMPLETED:
         raise Problem(
             404,
             f"check {check_id!r} has no drift report (it is not finished, it failed, or it "
@@ -146,28 +133,6 @@ def check_report(model_name: str, check_id: str):
     return response
 
 
-def _find_check(model_name: str, check_id: str) -> CheckRecord:
-    try:
-        found = context().runtime.checks.get(check_id) if is_uuid(check_id) else None
-    except KeyError:
-        found = None
-    if found is None or found.model_name != model_name:
-        raise Problem(404, f"model {model_name!r} has no check {check_id!r}", title="Unknown check")
-    return found
-
-
-def _active_check(model_name: str) -> CheckRecord | None:
-    """A check of this model still pending or running (and not stale), if any."""
-    ctx = context()
-    cutoff = utcnow() - timedelta(seconds=ctx.api.check_timeout_seconds)
-    for recent in ctx.runtime.checks.list(model_name, 10, status=None):
-        if recent.status.is_terminal or recent.requested_at is None:
-            continue
-        if recent.requested_at >= cutoff:
-            return recent
-    return None
-
-
 def _wait_for(check_id: str, seconds: float) -> CheckRecord:
     checks = context().runtime.checks
     deadline = time.monotonic() + seconds
@@ -176,18 +141,3 @@ def _wait_for(check_id: str, seconds: float) -> CheckRecord:
         if current.status.is_terminal or time.monotonic() >= deadline:
             return current
         time.sleep(_POLL_SECONDS)
-
-
-def _expire_if_stale(found: CheckRecord) -> CheckRecord:
-    """A check no worker finished within the timeout is failed, so clients stop polling."""
-    ctx = context()
-    if found.status.is_terminal:
-        return found
-    timeout = ctx.api.check_timeout_seconds
-    cutoff = utcnow() - timedelta(seconds=timeout)
-    failed = ctx.runtime.checks.fail(
-        found.check_id,
-        f"no worker finished this check within {timeout:.0f} s",
-        requested_before=cutoff,
-    )
-    return failed or found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 
 from flask import Response
@@ -21,14 +20,6 @@ def get_model(name: str) -> ModelRecord:
     except ValueError as exc:
         raise Problem(404, str(exc).replace("model_name: ", "", 1), title="Unknown model") from None
     return context().runtime.models.get(name)
-
-
-def is_uuid(value: str) -> bool:
-    """Job, check and prediction ids are UUIDs; anything else names nothing."""
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
 
 
 def json_response(

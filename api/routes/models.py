@@ -7,10 +7,10 @@ from apiflask import APIBlueprint
 from api.auth import Access
 from api.configure import configure_model
 from api.context import context
-from api.errors import Problem, value_error_problem
+from api.errors import Problem
 from api.openapi import Resp, operation
 from api.presenters import job_out, job_url, model_out, monitoring_out
-from api.routes.common import get_model, is_uuid, json_response
+from api.routes.common import get_model, json_response
 from api.schemas import (
     ConfigureOut,
     ConfigureRequest,
@@ -31,11 +31,10 @@ from api.schemas import (
 )
 from api.validation import json_body
 from shared.db.schema import utcnow
-from shared.model_store import ModelRecord
-from shared.monitoring import initialize_monitors
-from shared.retrain import explain
-from shared.service import reference_role, source_loader, submit_retraining
-from shared.sources import SourceError
+from shared.monitoring import monitors_required
+from shared.sources import MissingSource, model_source
+from shared.usecases.monitors import initialize_from_sources
+from shared.usecases.retraining import submit_retraining
 
 bp = APIBlueprint("models", __name__)
 
@@ -95,22 +94,8 @@ def initialize(model_name: str, body: InitializeRequest):
     Loads the reference data (the reference source, else the training source) and sets the
     baseline metrics: those given, else the champion's on its training holdout. No body needed.
     """
-    record = get_model(model_name)
-    try:
-        role = reference_role(record)
-    except SourceError as exc:
-        raise Problem(409, str(exc)) from None
-    runtime = context().runtime
-    try:
-        reference = source_loader(record, role)()
-    except Exception as exc:  # the user's data: a missing file, a bad query, a broken loader
-        raise Problem(409, f"the {role} data could not be loaded: {explain(exc)}") from None
-    try:
-        baseline = initialize_monitors(runtime, model_name, reference, body.baseline_metrics)
-    except ValueError as exc:
-        if str(exc).startswith("baseline_metrics"):
-            raise value_error_problem(exc) from None
-        raise Problem(409, f"the {role} data cannot be used: {exc}") from None
+    get_model(model_name)
+    role, baseline = initialize_from_sources(context().runtime, model_name, body.baseline_metrics)
     return json_response(
         InitializeOut(
             model_name=model_name,
@@ -143,8 +128,7 @@ def trigger(model_name: str, body: TriggerRequest):
 
     Answers 202 with the queued job, or 200 with the job already pending or running.
     """
-    record = get_model(model_name)
-    _require_training_source(record)
+    model_source(get_model(model_name), "training")  # a worker loads it: it must be there
     ctx = context()
     ctx.require_broker()
     job, created = submit_retraining(
@@ -186,13 +170,12 @@ def trigger_all(body: TriggerAllRequest):
     ctx.require_broker()
     results = []
     for record in records:
-        if "training" not in record.data_sources:
+        try:
+            model_source(record, "training")
+        except MissingSource as exc:
             results.append(
                 TriggerResultOut(
-                    model_name=record.name,
-                    outcome="skipped",
-                    job=None,
-                    detail="no training data source (configure data_sources.training)",
+                    model_name=record.name, outcome="skipped", job=None, detail=str(exc)
                 )
             )
             continue
@@ -252,12 +235,7 @@ def get_job(model_name: str, job_id: str):
     """A job, with its audit events"""
     get_model(model_name)
     runtime = context().runtime
-    try:
-        job = runtime.jobs.get(job_id) if is_uuid(job_id) else None
-    except KeyError:
-        job = None
-    if job is None or job.model_name != model_name:
-        raise Problem(404, f"model {model_name!r} has no job {job_id!r}", title="Unknown job")
+    job = runtime.jobs.get_of(model_name, job_id)
     return json_response(job_out(job, JobDetailOut, events=runtime.jobs.events(job_id)))
 
 
@@ -276,13 +254,7 @@ def start_monitoring(model_name: str, body: MonitoringRequest):
     retrained when the check calls for it; Celery Beat's dispatcher runs it (embedded: a thread
     of this process).
     """
-    record = get_model(model_name)
-    if not record.monitors_initialized:
-        raise Problem(
-            409,
-            f"monitors of {model_name!r} are not initialized: "
-            f"POST /retraining/{model_name}/initialize first",
-        )
+    monitors_required(get_model(model_name))
     ctx = context()
     ctx.runtime.models.set_monitoring(model_name, body.check_interval_seconds, utcnow())
     ctx.publisher  # noqa: B018  embedded: make sure the dispatcher thread runs
@@ -312,12 +284,3 @@ def _monitoring_state(model_name: str):
             runner="celery-beat" if ctx.distributed else "in-process",
         )
     )
-
-
-def _require_training_source(record: ModelRecord) -> None:
-    if "training" not in record.data_sources:
-        raise Problem(
-            409,
-            f"model {record.name!r} has no training data source: configure "
-            "data_sources.training (POST /retraining/configure)",
-        )

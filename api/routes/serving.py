@@ -36,12 +36,7 @@ def predict(model_name: str, body: PredictRequest):
     at each request, so a promotion takes effect at once.
     """
     record = get_model(model_name)
-    if record.champion_version is None or not record.feature_columns:
-        raise Problem(
-            409,
-            f"model {model_name!r} has no champion yet: POST /retraining/{model_name}/trigger "
-            "to train one",
-        )
+    version = record.require_champion()
     features = record.feature_columns
     for index, instance in enumerate(body.instances):
         missing = [column for column in features if column not in instance]
@@ -51,20 +46,18 @@ def predict(model_name: str, body: PredictRequest):
             )
     runtime = context().runtime
     frame = pd.DataFrame([{c: instance[c] for c in features} for instance in body.instances])
-    model = runtime.registry.load(model_name, record.champion_version)  # imports MLflow once
+    model = runtime.registry.load(model_name, version)  # imports MLflow once
     try:
         outputs = [_json_value(value) for value in model.predict(frame)]
     except (ValueError, TypeError) as exc:
         raise field_problem(
             [{"field": "instances", "message": f"the champion cannot score them: {exc}"}]
         ) from None
-    ids = PredictionRepository(runtime.engine).record(
-        model_name, record.champion_version, body.instances, outputs
-    )
+    ids = PredictionRepository(runtime.engine).record(model_name, version, body.instances, outputs)
     return json_response(
         PredictOut(
             model_name=model_name,
-            model_version=record.champion_version,
+            model_version=version,
             predictions=[
                 PredictionOut(prediction_id=i, prediction=o)
                 for i, o in zip(ids, outputs, strict=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+class _Migrated:
+    """The databases this process has brought to the newest revision (they stay there)."""
+
+    def __init__(self) -> None:
+        self._urls: set[str] = set()
+        self._lock = threading.Lock()
+
+    def ensure(self, engine: Engine) -> None:
+        url = engine.url.render_as_string(hide_password=False)
+        with self._lock:  # held while migrating: a second caller waits, then skips
+            if url not in self._urls:
+                migrate(engine)
+                self._urls.add(url)
+
+
+# Alembic's check costs a script scan and a query; a process opens several runtimes (each
+# scheduler, each API worker thread's first use), so each database is migrated once.
+migrate_once = _Migrated().ensure
 
 
 def migrate(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-ACTIVE_STATUSES = ("pending", "running")
+from shared.enums import ACTIVE_STATUSES
 
 
 class UTCDateTime(TypeDecorator):
@@ -34,6 +34,10 @@ def utcnow() -> datetime:
 
 
 metadata = sa.MetaData()
+
+_ACTIVE_JOB = sa.text(
+    "status IN (" + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ")"
+)
 
 models = sa.Table(
     "retraining_models",
@@ -82,8 +86,8 @@ jobs = sa.Table(
         "uq_retraining_jobs_one_active_per_model",
         "model_name",
         unique=True,
-        postgresql_where=sa.text("status IN ('pending', 'running')"),
-        sqlite_where=sa.text("status IN ('pending', 'running')"),
+        postgresql_where=_ACTIVE_JOB,
+        sqlite_where=_ACTIVE_JOB,
     ),
     sa.Index("ix_retraining_jobs_model_created", "model_name", "created_at"),
 )

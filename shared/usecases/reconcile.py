@@ -12,9 +12,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from shared.db.schema import jobs, utcnow
-from shared.enums import JobStatus
+from shared.enums import ACTIVE_STATUSES, Status
 from shared.runtime import Runtime
-from shared.service import JobPublisher
+from shared.usecases.ports import Publisher
 
 
 @dataclass
@@ -24,18 +24,18 @@ class ReconcileReport:
     failed: list[str] = field(default_factory=list)
 
 
-def reconcile_jobs(runtime: Runtime, publisher: JobPublisher) -> ReconcileReport:
+def reconcile_jobs(runtime: Runtime, publisher: Publisher) -> ReconcileReport:
     """Re-publish pending jobs nobody claimed; re-queue (or fail) running jobs that went silent."""
     report = ReconcileReport()
     settings = runtime.settings
     for job_id, model_name, _, _, last_seen in _silent(
-        runtime, JobStatus.PENDING, settings.pending_republish_seconds
+        runtime, Status.PENDING, settings.pending_republish_seconds
     ):
         if runtime.jobs.mark_published(job_id, last_seen):
             publisher.publish_retraining(job_id, model_name)
             report.republished.append(job_id)
     for job_id, model_name, attempt, _, _ in _silent(
-        runtime, JobStatus.RUNNING, settings.job_lease_seconds
+        runtime, Status.RUNNING, settings.job_lease_seconds
     ):
         if attempt >= settings.job_max_attempts:
             error = (
@@ -54,7 +54,7 @@ def fail_abandoned_jobs(runtime: Runtime, model_name: str | None = None) -> list
     """Fail active jobs silent for a lease; for the embedded mode, where no one else runs them."""
     failed = []
     lease = runtime.settings.job_lease_seconds
-    for status in (JobStatus.PENDING, JobStatus.RUNNING):
+    for status in ACTIVE_STATUSES:
         for job_id, name, attempt, _, _ in _silent(runtime, status, lease):
             if model_name is not None and name != model_name:
                 continue
@@ -62,13 +62,13 @@ def fail_abandoned_jobs(runtime: Runtime, model_name: str | None = None) -> list
                 f"abandoned: no heartbeat for {lease:.0f} s "
                 "(the process running it stopped before it finished)"
             )
-            running = status is JobStatus.RUNNING
+            running = status is Status.RUNNING
             if runtime.jobs.fail(job_id, attempt if running else None, error) is not None:
                 failed.append(job_id)
     return failed
 
 
-def _silent(runtime: Runtime, status: JobStatus, seconds: float) -> list[tuple]:
+def _silent(runtime: Runtime, status: Status, seconds: float) -> list[tuple]:
     cutoff = utcnow() - timedelta(seconds=seconds)
     last_sign_of_life = sa.func.coalesce(jobs.c.heartbeat_at, jobs.c.created_at)
     query = sa.select(

@@ -15,6 +15,7 @@ import pytest
 from api import create_app
 from api.settings import ApiSettings
 from retraining.synthetic import make_churn_frame
+from retraining.wiring import distributed_publisher
 from shared.settings import Settings
 
 
@@ -67,7 +68,7 @@ def make_app(new_home) -> Iterator[Callable[..., object]]:
             home = new_home(f"home{len(apps)}")
             settings = Settings.from_env({"RETRAINING_HOME": str(home)})
         options = {"dispatch_interval_seconds": 1.0, **api_options}
-        app = create_app(settings, ApiSettings(**options))
+        app = create_app(settings, ApiSettings(**options), distributed_publisher)
         app.config["TESTING"] = True
         apps.append(app)
         return app

@@ -181,7 +181,7 @@ def test_checks_before_initialize_monitors_say_what_to_do(settings):
         settings=settings,
     )
     try:
-        with pytest.raises(MonitorsNotInitialized, match="call initialize_monitors"):
+        with pytest.raises(MonitorsNotInitialized, match=r"initialize_monitors\(\) in Python"):
             scheduler.check_retraining_needed(GOOD)
         with pytest.raises(ValueError, match="reference_data: must be a non-empty"):
             scheduler.initialize_monitors(GOOD.iloc[0:0], {"accuracy": 0.9})

@@ -83,7 +83,7 @@ def _front_door(front_door: str, settings, models: list[str]):
 
     from shared.enums import RetrainingTrigger
     from shared.runtime import Runtime
-    from shared.service import submit_retraining
+    from shared.usecases.retraining import submit_retraining
     from workers.publisher import CeleryPublisher
 
     runtime = Runtime(settings)

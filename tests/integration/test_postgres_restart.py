@@ -15,7 +15,7 @@ from dist_harness import PostgresCluster, configure_models, free_port, wait_unti
 
 from shared.enums import JobStatus, RetrainingTrigger
 from shared.runtime import Runtime
-from shared.service import submit_retraining
+from shared.usecases.retraining import submit_retraining
 from workers.publisher import CeleryPublisher
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from dist_harness import RedisServer, configure_models, event_rows, free_port, j
 
 from shared.enums import RetrainingTrigger
 from shared.runtime import Runtime
-from shared.service import submit_retraining
+from shared.usecases.retraining import submit_retraining
 from workers.publisher import CeleryPublisher
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from dist_harness import configure_models, event_rows, job_rows, wait_until
 from shared.db.schema import utcnow
 from shared.enums import JobStatus, RetrainingTrigger
 from shared.runtime import Runtime
-from shared.service import submit_retraining
+from shared.usecases.retraining import submit_retraining
 from workers.publisher import CeleryPublisher
 
 pytestmark = pytest.mark.integration

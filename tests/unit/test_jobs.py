@@ -11,9 +11,14 @@ from shared.checks import CheckRecord
 from shared.db.schema import jobs as jobs_table
 from shared.db.schema import utcnow
 from shared.enums import JobStatus, RetrainingTrigger
-from shared.jobs import InvalidTransition, check_transition
-from shared.reconcile import fail_abandoned_jobs
+from shared.lifecycle import (
+    CHECK_TRANSITIONS,
+    JOB_TRANSITIONS,
+    InvalidTransition,
+    check_transition,
+)
 from shared.runtime import Runtime
+from shared.usecases.reconcile import fail_abandoned_jobs
 
 MANUAL = RetrainingTrigger.MANUAL
 
@@ -167,8 +172,8 @@ def test_fail_without_an_attempt_only_fails_a_pending_job(runtime):
     ],
 )
 def test_invalid_transitions_raise(current, new):
-    with pytest.raises(InvalidTransition, match=f"cannot go from {current} to {new}"):
-        check_transition(current, new)
+    with pytest.raises(InvalidTransition, match=f"a job cannot go from {current} to {new}"):
+        check_transition(JOB_TRANSITIONS, "job", current, new)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +187,14 @@ def test_invalid_transitions_raise(current, new):
     ],
 )
 def test_valid_transitions_pass(current, new):
-    check_transition(current, new)
+    check_transition(JOB_TRANSITIONS, "job", current, new)
+
+
+def test_a_check_is_never_requeued_and_ends_once():
+    with pytest.raises(InvalidTransition, match="a check cannot go from running to pending"):
+        check_transition(CHECK_TRANSITIONS, "check", JobStatus.RUNNING, JobStatus.PENDING)
+    for ended in (JobStatus.COMPLETED, JobStatus.FAILED):
+        assert not CHECK_TRANSITIONS[ended] and not JOB_TRANSITIONS[ended]
 
 
 def test_unknown_result_fields_are_refused(runtime):
@@ -242,7 +254,7 @@ def test_history_is_newest_first_and_filterable(runtime):
 
 
 def test_an_unknown_job_is_a_key_error(runtime):
-    with pytest.raises(KeyError, match="no retraining job 'nope'"):
+    with pytest.raises(KeyError, match="there is no job 'nope'"):
         runtime.jobs.get("nope")
 
 
