@@ -102,8 +102,9 @@ EXPECTED = {
 
 def populate(runtime, new_models: int) -> dict[str, Any]:
     """Models and jobs for every scenario, written before the server starts."""
+    from shared.clock import utcnow
     from shared.config import RetrainingConfig
-    from shared.db.schema import models, utcnow
+    from shared.db.schema import models
     from shared.enums import RetrainingTrigger
     from shared.sources import validate_source
 

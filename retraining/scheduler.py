@@ -19,8 +19,8 @@ import pandas as pd
 
 from retraining.wiring import distributed_publisher
 from shared.checks import CheckRecord
+from shared.clock import utcnow
 from shared.config import RetrainingConfig, validate_model_name
-from shared.db.schema import utcnow
 from shared.enums import JobStatus, RetrainingTrigger
 from shared.jobs import RetrainingJob
 from shared.modeling import TrainingPipeline
@@ -139,8 +139,10 @@ class RetrainingScheduler:
     ) -> RetrainingJob:
         """Start a retraining, or return the one already pending or running for this model."""
         trigger = _as_trigger(trigger)
+        check = self.last_check  # the check that called for it, when it is the one answered
+        origin = check if check and (check.trigger, check.reason) == (trigger, reason) else None
         job, created = submit_retraining(
-            self.runtime, self._publisher, self.model_name, trigger, reason
+            self.runtime, self._publisher, self.model_name, trigger, reason, origin=origin
         )
         if not created:
             logger.info("job %s is already %s for %s", job.job_id, job.status, self.model_name)

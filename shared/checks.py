@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from shared.db.schema import checks, utcnow
+from shared.clock import utcnow
+from shared.db.schema import checks
 from shared.enums import RetrainingTrigger, Status
 from shared.errors import NotFound
 from shared.events import record_event

@@ -45,7 +45,7 @@ class FieldRules:
     max_length: int | None = None
     message: str | None = None
     normalize: Callable[[str], str] | None = None
-    check: Callable[[str], str | None] | None = None
+    check: Callable[[Any], str | None] | None = None
     examples: tuple[Any, ...] = ()
 
     def allowed(self) -> tuple[str, ...] | None:
@@ -78,6 +78,33 @@ def _computed_metrics() -> tuple[str, ...]:
     from shared.evaluation import COMPUTED_METRICS
 
     return tuple(name for names in COMPUTED_METRICS.values() for name in names)
+
+
+def _drift_methods() -> tuple[str, ...]:
+    from shared.drift.stattests.registry import STATTESTS
+
+    return tuple(STATTESTS)
+
+
+def _drift_overrides_problem(overrides: dict) -> str | None:
+    """Each column: an object with a known ``method`` and/or a positive ``threshold``."""
+    methods = _drift_methods()
+    for column, override in overrides.items():
+        if (
+            not isinstance(override, dict)
+            or not override
+            or set(override) - {"method", "threshold"}
+        ):
+            return f"{column!r}: must be an object with 'method' and/or 'threshold'"
+        method = override.get("method")
+        if method is not None and method not in methods:
+            return f"{column!r}: method {method!r} is not one of {', '.join(methods)}"
+        threshold = override.get("threshold")
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold <= 0
+        ):
+            return f"{column!r}: threshold must be a positive number, got {threshold!r}"
+    return None
 
 
 _SAFE_NAME = (
@@ -130,6 +157,52 @@ class RetrainingConfig:
         "Share of drifted columns at or above which a drift alert is sent.",
         minimum=0.0,
         maximum=1.0,
+    )
+    drift_method: str | None = setting(
+        None,
+        "The drift test of numeric columns, by Evidently's name; None: Evidently's default "
+        "choice for each column.",
+        choices=_drift_methods,
+        message="{value!r} is not a drift test ({choices})",
+    )
+    cat_drift_method: str | None = setting(
+        None,
+        "The drift test of categorical columns, by Evidently's name; None: Evidently's "
+        "default choice for each column.",
+        choices=_drift_methods,
+        message="{value!r} is not a drift test ({choices})",
+    )
+    drift_column_overrides: dict | None = setting(  # noqa: RUF009 - setting() is a field()
+        None,
+        "Per column, {'method': name, 'threshold': number} (either or both): overrides "
+        "drift_method, cat_drift_method and calibration for that column.",
+        check=_drift_overrides_problem,
+        examples=({"income": {"method": "ks", "threshold": 0.01}},),
+    )
+    drift_threshold_mode: str = setting(
+        "default",
+        "'default': each test's own threshold (Evidently's). 'calibrated': per column, the "
+        "threshold at which unchanged data drawn from the reference, at the current sample "
+        "size, is flagged with probability drift_false_alarm_rate.",
+        choices=("default", "calibrated"),
+    )
+    drift_false_alarm_rate: float = setting(
+        0.01,
+        "Calibrated mode: the chance that one column of unchanged data is flagged in a check.",
+        minimum=0.0001,
+        maximum=0.5,
+    )
+    drift_persistence: int = setting(
+        1,
+        "Data drift triggers retraining only when this many checks in a row found it.",
+        minimum=1,
+        maximum=100,
+    )
+    drift_weighting: str = setting(
+        "none",
+        "'importance': the drift share weighs each column by the champion's permutation "
+        "importance (measured on its holdout when it was trained).",
+        choices=("none", "importance"),
     )
 
     # Scheduling
@@ -195,6 +268,35 @@ class RetrainingConfig:
         message="must be a non-empty column name (at most 256 characters) or None",
     )
 
+    # When retraining pays
+    change_aware_window: bool = setting(
+        True,
+        "Also train on the rows after the most recent change in the champion's errors, and "
+        "keep it if it beats the configured window on the newest holdout by the promotion "
+        "margin.",
+    )
+    retrain_cooldown_hours: float = setting(
+        0.0,
+        "After a retraining started, checks do not call for another for this many hours "
+        "(0: off); manual and scheduled retrainings are never held.",
+        minimum=0.0,
+        maximum=8760.0,
+    )
+    drift_hysteresis_step: float | None = setting(
+        0.1,
+        "After a drift-triggered retraining found no better model, that drift calls for "
+        "retraining again only once the drift share rose by this much, or performance "
+        "degraded; None: off.",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    estimate_performance: bool = setting(
+        False,
+        "Classifiers with probabilities: estimate accuracy on unlabelled current data "
+        "(confidence-based, as NannyML's CBPE) and treat a drop as performance degradation "
+        "until enough labels arrive.",
+    )
+
     # Auto-promotion
     auto_promote: bool = setting(
         False, "Promote a better model automatically (a model's first one always is)."
@@ -257,8 +359,8 @@ class RetrainingConfig:
 
 @dataclass(frozen=True)
 class ConfigField:
-    """One ``RetrainingConfig`` field: its Python type (``bool``, ``int``, ``float`` or
-    ``str``), whether None is allowed, its default and its rules."""
+    """One ``RetrainingConfig`` field: its Python type (``bool``, ``int``, ``float``, ``str``
+    or ``dict``), whether None is allowed, its default and its rules."""
 
     name: str
     kind: type
@@ -316,6 +418,10 @@ def _check(spec: ConfigField, value: Any, nullable: bool) -> tuple[Any, str | No
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
             return value, f"must be a number, got {value!r}"
         return value, _out_of_bounds(spec.rules, value)
+    if spec.kind is dict:
+        if not isinstance(value, dict):
+            return value, f"must be an object, got {value!r}"
+        return value, spec.rules.check(value) if spec.rules.check else None
     return _check_text(spec, value, nullable)
 
 

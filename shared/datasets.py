@@ -116,6 +116,12 @@ def split_holdout(
     return train, holdout
 
 
+def newest_holdout(ordered: pd.DataFrame, test_size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout) of rows already in time order: the newest ``test_size`` share held out."""
+    n_test = _holdout_size(len(ordered), test_size)
+    return ordered.iloc[: len(ordered) - n_test], ordered.iloc[len(ordered) - n_test :]
+
+
 def data_fingerprint(frame: pd.DataFrame) -> str:
     """Sha256 hex digest of the frame's values, column names and dtypes (index ignored)."""
     _require_frame(frame)

@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from shared.db.schema import events, utcnow
+from shared.clock import utcnow
+from shared.db.schema import events
 
 
 def record_event(

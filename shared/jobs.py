@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from shared.clock import utcnow
 from shared.db.engine import transaction
-from shared.db.schema import jobs, utcnow
+from shared.db.schema import jobs
 from shared.enums import ACTIVE_STATUSES, RetrainingTrigger, Status
 from shared.errors import NotFound
 from shared.events import list_events, record_event
@@ -133,9 +134,16 @@ class JobRepository:
         self.engine = engine
 
     def create(
-        self, model_name: str, trigger: RetrainingTrigger, reason: str
+        self,
+        model_name: str,
+        trigger: RetrainingTrigger,
+        reason: str,
+        details: dict[str, Any] | None = None,
     ) -> tuple[RetrainingJob, bool]:
-        """A new pending job, or the model's active job (``created`` is then False)."""
+        """A new pending job, or the model's active job (``created`` is then False).
+
+        ``details`` start the job's details (e.g. the check that started it).
+        """
         for _ in range(5):
             job_id = str(uuid.uuid4())
             try:
@@ -152,7 +160,7 @@ class JobRepository:
                                 attempt=0,
                                 created_at=utcnow(),
                                 metrics={},
-                                details={},
+                                details=details or {},
                             )
                             .returning(*jobs.c)
                         )

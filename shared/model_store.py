@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from shared.clock import utcnow
 from shared.config import RetrainingConfig
 from shared.db.engine import transaction
-from shared.db.schema import models, utcnow
+from shared.db.schema import models
 from shared.enums import Task
 from shared.errors import Conflict, NotFound
 from shared.events import record_event
@@ -42,6 +43,7 @@ class ModelRecord:
     champion_version: str | None
     champion_run_id: str | None
     champion_metrics: dict[str, float] | None
+    champion_diagnostics: dict[str, Any] | None  # shared.diagnostics: importances, calibration
     data_sources: dict[str, Any]
     schedule_next_run_at: datetime | None
     monitoring_interval_seconds: int | None
@@ -123,6 +125,7 @@ class ModelRepository:
         feature_columns: list[str],
         details: dict[str, Any],
         monitors: tuple[str, dict[str, float]] | None = None,
+        diagnostics: dict[str, Any] | None = None,
         job_id: str | None = None,
         connection: Connection | None = None,
     ) -> None:
@@ -136,6 +139,7 @@ class ModelRepository:
             "champion_metrics": metrics,
             "task": str(task),
             "feature_columns": feature_columns,
+            "champion_diagnostics": diagnostics,
         }
         if monitors is not None:
             values["reference_key"], values["baseline_metrics"] = monitors
@@ -246,6 +250,7 @@ def _to_record(row) -> ModelRecord:
         champion_version=row["champion_version"],
         champion_run_id=row["champion_run_id"],
         champion_metrics=row["champion_metrics"],
+        champion_diagnostics=row["champion_diagnostics"],
         data_sources=row["data_sources"] or {},
         schedule_next_run_at=row["schedule_next_run_at"],
         monitoring_interval_seconds=row["monitoring_interval_seconds"],

@@ -12,21 +12,24 @@ Every check is stored with all its findings, whatever the verdict.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from shared.checks import CheckRecord
+from shared.clock import utcnow
 from shared.datasets import feature_columns_of
-from shared.db.schema import utcnow
-from shared.drift import ReferenceProfile, detect_drift_fast, render_html_report
+from shared.diagnostics import estimated_accuracy, weighted_drift_share
+from shared.drift import DriftResult, ReferenceProfile, detect_drift_fast, render_html_report
 from shared.enums import RetrainingTrigger, Status
 from shared.errors import Conflict, Invalid
 from shared.evaluation import compute_metrics
 from shared.model_store import ModelRecord
 from shared.notifications import DriftAlert, Notifier, notify_safely
 from shared.performance import PerformanceResult, check_performance
+from shared.policy import held_because
 from shared.runtime import Runtime
 
 logger = logging.getLogger("retraining.monitoring")
@@ -110,15 +113,12 @@ def run_check(
         )
         return runtime.checks.save(_record(record, check_id, len(current), reason=reason))
 
-    baseline = record.baseline_metrics or record.champion_metrics or {}
-    performance = _performance(record, baseline, current_metrics)
-    concept = _concept_drift(runtime, record, baseline, current)
-    profile = runtime.references.profile(record.reference_key, record.feature_columns)
-    drift = detect_drift_fast(profile, current, columns=_profiled_features(record, profile))
+    measured = _measure(runtime, record, current, current_metrics)
     trigger, reason = _verdict(
-        _finding(RetrainingTrigger.PERFORMANCE_DEGRADATION, performance),
-        _finding(RetrainingTrigger.CONCEPT_DRIFT, concept),
-        _drift_finding(drift, config.drift_threshold),
+        measured.findings(config.drift_threshold),
+        lambda finding: held_because(
+            runtime, record, finding.trigger, measured.share, measured.concept_levels
+        ),
     )
     check = _record(
         record,
@@ -127,21 +127,77 @@ def run_check(
         needs_retraining=trigger is not None,
         trigger=trigger,
         reason=reason,
-        drift_share=drift.drift_share,
-        drift=drift.to_dict(),
-        performance={
-            "current": performance.to_dict() if performance else None,
-            "concept": concept.to_dict() if concept else None,
-        },
-        report_key=check_report_key(model_name, check_id),
+        drift_share=measured.share,
+        drift={**measured.drift.to_dict(), **measured.share_details},
+        performance=measured.performance_details(),
+        report_key=check_report_key(model_name, check_id)
+        if runtime.settings.check_reports
+        else None,
     )
     stored = runtime.checks.save(check)
     if stored.status is not Status.COMPLETED:  # failed meanwhile (timed out): it stays so
         return stored
-    if drift.drift_share >= config.drift_alert_threshold and config.enable_notifications:
-        _alert(runtime, notifier, stored, drift)
-    _store_report(runtime, profile, current, drift, stored.report_key)
+    if measured.share >= config.drift_alert_threshold and config.enable_notifications:
+        _alert(runtime, notifier, stored)
+    if runtime.settings.check_reports:
+        _store_report(runtime, measured.profile, current, measured.drift, stored.report_key)
     return stored
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """Everything a check measured on the current data, before anything is decided."""
+
+    performance: PerformanceResult | None  # the caller's metrics against the baseline
+    concept: PerformanceResult | None  # the champion on labelled current rows
+    estimated: PerformanceResult | None  # the champion's estimated accuracy, without labels
+    drift: DriftResult
+    profile: ReferenceProfile
+    share: float  # the drift share decided on (importance-weighted when asked for)
+    share_details: dict[str, Any]
+
+    def findings(self, drift_threshold: float) -> list[Finding]:
+        """In the order a trigger is chosen: performance, concept drift, data drift."""
+        candidates = (
+            _finding(RetrainingTrigger.PERFORMANCE_DEGRADATION, self.performance),
+            _finding(RetrainingTrigger.CONCEPT_DRIFT, self.concept),
+            _finding(RetrainingTrigger.PERFORMANCE_DEGRADATION, self.estimated, "estimated "),
+            _drift_finding(self.drift, self.share, drift_threshold),
+        )
+        return [finding for finding in candidates if finding is not None]
+
+    @property
+    def concept_levels(self) -> dict[str, float]:
+        return {drop.metric: drop.current for drop in self.concept.drops} if self.concept else {}
+
+    def performance_details(self) -> dict[str, Any]:
+        return {
+            "current": self.performance.to_dict() if self.performance else None,
+            "concept": self.concept.to_dict() if self.concept else None,
+            "estimated": self.estimated.to_dict() if self.estimated else None,
+        }
+
+
+def _measure(
+    runtime: Runtime,
+    record: ModelRecord,
+    current: pd.DataFrame,
+    current_metrics: dict[str, float] | None,
+) -> _Measured:
+    baseline = record.baseline_metrics or record.champion_metrics or {}
+    concept = _concept_drift(runtime, record, baseline, current)
+    profile = runtime.references.profile(record.reference_key, record.feature_columns)
+    drift = detect_drift_fast(profile, current, columns=_profiled_features(record, profile))
+    share, share_details = _decision_share(record, drift)
+    return _Measured(
+        performance=_performance(record, baseline, current_metrics),
+        concept=concept,
+        estimated=None if concept else _estimated(runtime, record, baseline, current),
+        drift=drift,
+        profile=profile,
+        share=share,
+        share_details=share_details,
+    )
 
 
 def check_report_key(model_name: str, check_id: str) -> str:
@@ -168,6 +224,42 @@ def _concept_drift(
     if scored is None:
         return None
     return check_performance(baseline, scored, record.config.performance_threshold)
+
+
+def _estimated(
+    runtime: Runtime, record: ModelRecord, baseline: dict[str, float], current: pd.DataFrame
+) -> PerformanceResult | None:
+    """The champion's accuracy estimated from its confidence, while labels are too few."""
+    calibration = (record.champion_diagnostics or {}).get("calibration")
+    if not record.config.estimate_performance or not calibration or "accuracy" not in baseline:
+        return None
+    features = record.feature_columns or []
+    if record.champion_version is None or any(c not in current.columns for c in features):
+        return None
+    model = runtime.registry.load(record.name, record.champion_version)
+    estimate = estimated_accuracy(model, current, features, calibration)
+    return check_performance(
+        {"accuracy": baseline["accuracy"]},
+        {"accuracy": estimate},
+        record.config.performance_threshold,
+    )
+
+
+def _decision_share(record: ModelRecord, drift: DriftResult) -> tuple[float, dict[str, Any]]:
+    """The share of drift decided on: weighted by the champion's importances when asked."""
+    if record.config.drift_weighting != "importance":
+        return drift.drift_share, {}
+    weights = (record.champion_diagnostics or {}).get("importances") or {}
+    columns = [item.to_dict() for item in drift.columns]
+    weighted = weighted_drift_share(columns, weights) if weights else None
+    if weighted is None:
+        note = "unweighted: the champion has no importances for these columns yet"
+        return drift.drift_share, {"weighting": note}
+    return weighted, {
+        "weighting": "by the champion's permutation importance",
+        "unweighted_share": drift.drift_share,
+        "weighted_share": weighted,
+    }
 
 
 def _champion_metrics_on(
@@ -199,47 +291,61 @@ def _store_report(runtime: Runtime, profile: ReferenceProfile, current, drift, k
         logger.warning("the Evidently report %s could not be stored", key, exc_info=True)
 
 
-def _verdict(*candidates: Finding | None) -> tuple[RetrainingTrigger | None, str]:
-    """The first finding that fired (in the order given) and a reason naming every finding
-    that fired, or all of them when none did."""
-    findings = [finding for finding in candidates if finding is not None]
+def _verdict(
+    findings: list[Finding], held: Callable[[Finding], str | None]
+) -> tuple[RetrainingTrigger | None, str]:
+    """The first finding that fired (in the order given) and is not held back
+    (``shared.policy``), and a reason naming every finding that fired, or all of them when
+    none did, and why any was held."""
     fired = [finding for finding in findings if finding.fired]
-    reason = "; ".join(f"{f.trigger}: {f.summary}" for f in (fired or findings)) or "nothing to do"
+    summary = "; ".join(f"{f.trigger}: {f.summary}" for f in (fired or findings))
     if not fired:
-        return None, f"no retraining needed ({reason})"
-    return fired[0].trigger, reason
+        return None, f"no retraining needed ({summary or 'nothing to do'})"
+    holds = []
+    for finding in fired:
+        why = held(finding)
+        if why is None:
+            notes = "".join(f"; {trigger} suppressed: {text}" for trigger, text in holds)
+            return finding.trigger, summary + notes
+        holds.append((finding.trigger, why))
+    reasons = "; ".join(f"{trigger}: {text}" for trigger, text in holds)
+    return None, f"suppressed: {reasons} (found: {summary})"
 
 
-def _finding(trigger: RetrainingTrigger, result: PerformanceResult | None) -> Finding | None:
+def _finding(
+    trigger: RetrainingTrigger, result: PerformanceResult | None, prefix: str = ""
+) -> Finding | None:
     if result is None or not result.drops:
         return None
-    return Finding(trigger, result.is_degraded, result.summary())
+    return Finding(trigger, result.is_degraded, prefix + result.summary())
 
 
-def _drift_finding(drift, threshold: float) -> Finding:
-    fired = drift.drift_share >= threshold
+def _drift_finding(drift: DriftResult, share: float, threshold: float) -> Finding:
+    fired = share >= threshold
     verdict = "at or above" if fired else "below"
+    weighted = "" if share == drift.drift_share else " (weighted by importance)"
     return Finding(
         RetrainingTrigger.DATA_DRIFT,
         fired,
-        f"{drift.summary()}; drift share {drift.drift_share:.2f} {verdict} the "
+        f"{drift.summary()}; drift share{weighted} {share:.2f} {verdict} the "
         f"{threshold:.2f} threshold",
     )
 
 
-def _alert(runtime: Runtime, notifier: Notifier | None, check: CheckRecord, drift) -> None:
+def _alert(runtime: Runtime, notifier: Notifier | None, check: CheckRecord) -> None:
+    drifted = (check.drift or {}).get("drifted_columns") or []
     alert = DriftAlert(
         model_name=check.model_name,
         reason=check.reason,
-        drift_share=drift.drift_share,
-        drifted_columns=drift.drifted_columns,
+        drift_share=check.drift_share,
+        drifted_columns=drifted,
         check_id=check.check_id,
     )
     error = notify_safely(notifier, alert)
     runtime.models.record(
         check.model_name,
         "drift_alert",
-        {"check_id": check.check_id, "drift_share": drift.drift_share, "notifier_error": error},
+        {"check_id": check.check_id, "drift_share": check.drift_share, "notifier_error": error},
     )
 
 

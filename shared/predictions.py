@@ -16,7 +16,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared.db.schema import predictions, utcnow
+from shared.clock import utcnow
+from shared.db.schema import predictions
 from shared.errors import NotFound
 from shared.events import record_event
 

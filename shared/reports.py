@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from shared.enums import Task
 from shared.evaluation import default_primary_metric
 from shared.runtime import Runtime

@@ -16,15 +16,15 @@ from typing import Any
 
 import pandas as pd
 
+from shared.clock import utcnow
+from shared.config import RetrainingConfig
 from shared.datasets import (
     DataValidationError,
     data_fingerprint,
     feature_columns_of,
     filter_training_window,
-    split_holdout,
     validate_training_frame,
 )
-from shared.db.schema import utcnow
 from shared.enums import Task
 from shared.errors import RetrainingError
 from shared.evaluation import compute_metrics, default_primary_metric, metric_higher_is_better
@@ -35,6 +35,7 @@ from shared.monitoring import set_reference
 from shared.notifications import Notifier, notify_safely
 from shared.promotion import PromotionDecision, decide_promotion
 from shared.runtime import Runtime
+from shared.windows import TrainingPlan, candidate_to_keep, plan_for
 
 logger = logging.getLogger("retraining.jobs")
 
@@ -54,6 +55,7 @@ class TrainedCandidate:
     champion_metrics: dict[str, float] | None
     details: dict[str, Any]
     training_window: pd.DataFrame
+    diagnostics: dict[str, Any]  # kept with the champion if it is promoted (shared.diagnostics)
 
 
 def execute_job(
@@ -108,15 +110,17 @@ def _train_and_decide(
         record.name,
         candidate.model,
         frame[candidate.features].head(5),
-        params={**_flat_params(pipeline), "primary_metric": metric},
+        params={**_flat_params(pipeline), "primary_metric": metric, **_window_params(candidate)},
         metrics={
             **candidate.metrics,
             **{f"champion_{k}": v for k, v in (candidate.champion_metrics or {}).items()},
+            **_candidate_metrics(candidate),
         },
         tags={
             "job_id": job.job_id,
             "trigger": str(job.trigger),
             "data_fingerprint": candidate.details["data_fingerprint"],
+            "window_kept": candidate.details["window"]["kept"],
         },
     )
     decision = decide_promotion(
@@ -128,6 +132,7 @@ def _train_and_decide(
         auto_promote=record.config.auto_promote,
     )
     details = {
+        **job.details,  # what the job started with (the check that called for it)
         **candidate.details,
         "primary_metric": metric,
         "improvement": decision.improvement,
@@ -166,33 +171,117 @@ def _train(
         )
     task = record.task or pipeline.resolve_task(window[target])
     features = feature_columns_of(window, target, timestamp)
-    train, holdout = split_holdout(
-        window, target, timestamp, task, pipeline.test_size, pipeline.random_state
+    champion = _load_champion(runtime, record)
+    plan = plan_for(config, window, champion, record.feature_columns, task, pipeline)
+    scored = {
+        name: _fit_and_score(pipeline, rows, plan.holdout, features, target, task)
+        for name, rows in plan.candidates.items()
+    }
+    metric, higher = _primary_metric(record, task)
+    kept = candidate_to_keep(
+        {name: metrics for name, (_, metrics) in scored.items()},
+        metric,
+        higher,
+        config.promotion_min_improvement,
     )
-    model = fit_model(pipeline, train, features, target, task)
-    metrics = compute_metrics(model, holdout[features], holdout[target], task)
-    champion_metrics = _score_champion(runtime, record, holdout, task)
+    model, metrics = scored[kept]
+    champion_metrics = None
+    if champion is not None:
+        champion_features = record.feature_columns or []
+        champion_metrics = compute_metrics(
+            champion, plan.holdout[champion_features], plan.holdout[target], task
+        )
+    training_rows = plan.candidates[kept]
     details = {
         "task": str(task),
         "n_rows_loaded": len(frame),
         "n_rows_in_window": len(window),
-        "n_train": len(train),
-        "n_holdout": len(holdout),
+        "n_train": len(training_rows),
+        "n_holdout": len(plan.holdout),
         "features": features,
         "data_fingerprint": data_fingerprint(window),
+        "window": _window_details(plan, scored, kept),
     }
-    return TrainedCandidate(model, task, features, metrics, champion_metrics, details, window)
+    diagnostics = _diagnostics(config, model, plan.holdout, features, task, pipeline)
+    details["diagnostics"] = diagnostics
+    # the monitors of a replacing champion follow the data it learned from
+    reference = pd.concat([training_rows, plan.holdout])
+    return TrainedCandidate(
+        model, task, features, metrics, champion_metrics, details, reference, diagnostics
+    )
 
 
-def _score_champion(
-    runtime: Runtime, record: ModelRecord, holdout: pd.DataFrame, task: Task
-) -> dict[str, float] | None:
-    """The champion on the new model's holdout: the only fair comparison."""
+def _diagnostics(
+    config: RetrainingConfig,
+    model: Any,
+    holdout: pd.DataFrame,
+    features: list[str],
+    task: Task,
+    pipeline: TrainingPipeline,
+) -> dict[str, Any]:
+    """What the checks this model will face need to know of it (``shared.diagnostics``)."""
+    from shared.diagnostics import confidence_calibration, permutation_weights
+
+    target = config.target_column
+    found: dict[str, Any] = {}
+    if config.drift_weighting == "importance":
+        found["importances"] = permutation_weights(
+            model, holdout, features, target, pipeline.random_state
+        )
+    if config.estimate_performance:
+        found["calibration"] = confidence_calibration(model, holdout, features, target, task)
+    return found
+
+
+def _load_champion(runtime: Runtime, record: ModelRecord) -> Any:
     if record.champion_version is None:
         return None
-    champion = runtime.registry.load(record.name, record.champion_version)
-    features = record.feature_columns or []
-    return compute_metrics(champion, holdout[features], holdout[record.config.target_column], task)
+    return runtime.registry.load(record.name, record.champion_version)
+
+
+def _fit_and_score(
+    pipeline: TrainingPipeline,
+    rows: pd.DataFrame,
+    holdout: pd.DataFrame,
+    features: list[str],
+    target: str,
+    task: Task,
+) -> tuple[Any, dict[str, float]]:
+    model = fit_model(pipeline, rows, features, target, task)
+    return model, compute_metrics(model, holdout[features], holdout[target], task)
+
+
+def _window_details(
+    plan: TrainingPlan, scored: dict[str, tuple[Any, dict]], kept: str
+) -> dict[str, Any]:
+    return {
+        "kept": kept,
+        "change_point": plan.change_point.to_dict() if plan.change_point else None,
+        "change_too_recent": plan.change_too_recent,
+        "candidates": {
+            name: {"rows": len(plan.candidates[name]), "metrics": metrics}
+            for name, (_, metrics) in scored.items()
+        },
+        "notes": plan.notes,
+    }
+
+
+def _window_params(candidate: TrainedCandidate) -> dict[str, Any]:
+    window = candidate.details["window"]
+    change = window["change_point"]
+    params = {"window_kept": window["kept"], "window_change_point_row": None}
+    if change is not None:
+        params.update(window_change_point_row=change["row"], window_change_point_at=change["at"])
+    return params
+
+
+def _candidate_metrics(candidate: TrainedCandidate) -> dict[str, float]:
+    """Each candidate window's holdout metrics, e.g. ``candidate_after_change_accuracy``."""
+    return {
+        f"candidate_{name}_{metric}": value
+        for name, scored in candidate.details["window"]["candidates"].items()
+        for metric, value in scored["metrics"].items()
+    }
 
 
 def _flat_params(pipeline: TrainingPipeline) -> dict[str, Any]:
@@ -255,6 +344,7 @@ def _record_outcome(
                 feature_columns=candidate.features,
                 details=comparison,
                 monitors=monitors,
+                diagnostics=candidate.diagnostics,
                 job_id=job.job_id,
                 connection=connection,
             )

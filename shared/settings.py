@@ -32,6 +32,7 @@ class Settings:
     mlflow_tracking_uri: str
     redis_url: str | None = None
     artifact_root: str | None = None  # RETRAINING_ARTIFACT_ROOT, as given
+    check_reports: bool = True  # RETRAINING_CHECK_REPORTS: Evidently's page for each check
     job_lease_seconds: float = 120.0
     job_max_attempts: int = 3
     pending_republish_seconds: float = 60.0
@@ -72,6 +73,8 @@ class Settings:
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             redis_url=env.get("REDIS_URL") or None,
             artifact_root=env.get("RETRAINING_ARTIFACT_ROOT") or None,
+            check_reports=(env.get("RETRAINING_CHECK_REPORTS") or "true").lower()
+            not in ("0", "false", "no", "off"),
             job_lease_seconds=positive_number(env, "RETRAINING_JOB_LEASE_SECONDS", 120.0),
             job_max_attempts=int(positive_number(env, "RETRAINING_JOB_MAX_ATTEMPTS", 3)),
             pending_republish_seconds=positive_number(

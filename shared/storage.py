@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from shared.clock import utcnow
 from shared.db.engine import transaction
-from shared.db.schema import blob_chunks, blobs, utcnow
+from shared.db.schema import blob_chunks, blobs
 from shared.errors import NotFound
 
 CHUNK_BYTES = 4 * 1024 * 1024

@@ -30,7 +30,7 @@ from api.schemas import (
     TriggerResultOut,
 )
 from api.validation import json_body
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from shared.monitoring import monitors_required
 from shared.sources import MissingSource, model_source
 from shared.usecases.monitors import initialize_from_sources

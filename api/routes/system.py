@@ -23,7 +23,7 @@ from api.schemas import (
     StatusOut,
     WorkersOut,
 )
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 
 bp = APIBlueprint("system", __name__)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
+from shared.clock import utcnow  # noqa: F401 - until every module reads shared.clock
 from shared.enums import ACTIVE_STATUSES
 
 
@@ -29,10 +30,6 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 metadata = sa.MetaData()
 
 _ACTIVE_JOB = sa.text(
@@ -52,6 +49,8 @@ models = sa.Table(
     sa.Column("champion_version", sa.String(32), nullable=True),
     sa.Column("champion_run_id", sa.String(64), nullable=True),
     sa.Column("champion_metrics", sa.JSON, nullable=True),
+    # measured on the champion's holdout: importances, confidence calibration (diagnostics)
+    sa.Column("champion_diagnostics", sa.JSON, nullable=True),
     sa.Column("data_sources", sa.JSON, nullable=True),
     sa.Column("schedule_next_run_at", UTCDateTime, nullable=True),
     sa.Column("monitoring_interval_seconds", sa.Integer, nullable=True),

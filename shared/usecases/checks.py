@@ -14,7 +14,7 @@ from datetime import timedelta
 import pandas as pd
 
 from shared.checks import CheckRecord
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from shared.enums import Status
 from shared.errors import Conflict, Unavailable
 from shared.model_store import ModelRecord
@@ -96,7 +96,9 @@ def perform_check(
         and check.status is Status.COMPLETED
         and check.needs_retraining
     ):
-        submit_retraining(runtime, publisher, check.model_name, check.trigger, check.reason)
+        submit_retraining(
+            runtime, publisher, check.model_name, check.trigger, check.reason, origin=check
+        )
     return check
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from shared.dispatch import DueWork, WorkKind, claim_due_work
 from shared.enums import RetrainingTrigger
 from shared.runtime import Runtime

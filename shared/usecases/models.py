@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from shared.clock import utcnow
 from shared.config import RetrainingConfig
-from shared.db.schema import utcnow
 from shared.errors import Invalid
 from shared.model_store import ModelRecord
 from shared.runtime import Runtime

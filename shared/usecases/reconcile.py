@@ -11,7 +11,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from shared.db.schema import jobs, utcnow
+from shared.clock import utcnow
+from shared.db.schema import jobs
 from shared.enums import ACTIVE_STATUSES, Status
 from shared.runtime import Runtime
 from shared.usecases.ports import Publisher

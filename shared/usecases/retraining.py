@@ -6,9 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shared.checks import CheckRecord
 from shared.enums import RetrainingTrigger
 from shared.jobs import RetrainingJob
 from shared.notifications import Notifier, default_notifier
+from shared.policy import origin_of
 from shared.runtime import Runtime
 from shared.sources import source_loader
 from shared.usecases.ports import Publisher
@@ -25,13 +27,18 @@ def submit_retraining(
     model_name: str,
     trigger: RetrainingTrigger,
     reason: str,
+    origin: CheckRecord | None = None,
 ) -> tuple[RetrainingJob, bool]:
     """The job row first, committed, then the message; ``created`` False means already active.
 
-    A message that cannot be published leaves the job pending for the reconciler to re-send.
+    ``origin``: the check that called for it (the job remembers it). A message that cannot
+    be published leaves the job pending for the reconciler to re-send.
     """
     runtime.models.get(model_name)
-    job, created = runtime.jobs.create(model_name, trigger, reason or f"{trigger} retraining")
+    details = {"origin": origin_of(origin)} if origin is not None else None
+    job, created = runtime.jobs.create(
+        model_name, trigger, reason or f"{trigger} retraining", details
+    )
     if created:
         try:
             publisher.publish_retraining(job.job_id, model_name)

@@ -12,7 +12,7 @@ import pytest
 from dist_harness import event_rows, job_rows, model_config, wait_until
 
 from retraining.scheduler import RetrainingScheduler
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from training.pipeline import TrainingPipeline
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from dist_harness import (
     wait_until,
 )
 
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from shared.runtime import Runtime
 
 pytestmark = pytest.mark.integration

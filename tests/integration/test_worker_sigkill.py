@@ -13,7 +13,7 @@ import re
 import pytest
 from dist_harness import configure_models, event_rows, job_rows, wait_until
 
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from shared.enums import JobStatus, RetrainingTrigger
 from shared.runtime import Runtime
 from shared.usecases.retraining import submit_retraining

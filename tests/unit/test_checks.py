@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shared.checks import CheckNotFound, CheckRecord
-from shared.db.schema import utcnow
+from shared.clock import utcnow
 from shared.enums import RetrainingTrigger, Status
 from shared.errors import NotFound
 from shared.events import list_events

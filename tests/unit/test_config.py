@@ -153,6 +153,10 @@ BOUNDS = [
     ("min_training_samples", 1, 1_000_000_000),
     ("schedule_interval_days", 1, 3660),
     ("training_data_window_days", 1, 36_600),
+    ("drift_false_alarm_rate", 0.0001, 0.5),
+    ("drift_persistence", 1, 100),
+    ("retrain_cooldown_hours", 0.0, 8760.0),
+    ("drift_hysteresis_step", 0.0, 1.0),
 ]
 
 
@@ -187,7 +191,8 @@ def test_each_bound_is_enforced_by_the_core(name, low, high):
     assert str(caught.value) == f"{name}: must be at least {low:g}, got {below!r}"
     with pytest.raises(ValueError) as caught:
         RetrainingConfig.from_dict({name: above})
-    assert str(caught.value) == f"{name}: must be between {low:g} and {high:.0f}, got {above!r}"
+    high_text = f"{high:.0f}" if float(high).is_integer() else f"{high}"
+    assert str(caught.value) == f"{name}: must be between {low:g} and {high_text}, got {above!r}"
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from shared.checks import CheckRecord
+from shared.clock import utcnow
 from shared.db.schema import jobs as jobs_table
-from shared.db.schema import utcnow
 from shared.enums import JobStatus, RetrainingTrigger
 from shared.lifecycle import (
     CHECK_TRANSITIONS,

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from shared.clock import utcnow
 from shared.db.schema import jobs as jobs_table
-from shared.db.schema import utcnow
 from shared.enums import RetrainingTrigger, Status
 from shared.runtime import Runtime
 from shared.usecases.reconcile import ReconcileReport, fail_abandoned_jobs, reconcile_jobs

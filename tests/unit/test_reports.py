@@ -6,8 +6,8 @@ import re
 import pytest
 
 from shared.checks import CheckRecord
+from shared.clock import utcnow
 from shared.config import RetrainingConfig
-from shared.db.schema import utcnow
 from shared.enums import RetrainingTrigger, Task
 from shared.reports import render_html, report_data, write_model_report
 

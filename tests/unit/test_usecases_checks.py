@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from shared.clock import utcnow
 from shared.config import RetrainingConfig
 from shared.db.schema import checks as checks_table
-from shared.db.schema import utcnow
 from shared.enums import RetrainingTrigger, Status
 from shared.errors import Unavailable
 from shared.model_store import UnknownModel
