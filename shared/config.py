@@ -260,6 +260,15 @@ class RetrainingConfig:
         max_length=320,
         message="{value!r} is not an e-mail address",
     )
+    notification_webhook_url: str | None = setting(
+        None,
+        "Also POST each notification as JSON to this URL (Slack-compatible: a 'text' field, "
+        "plus model, status, trigger, reason, metrics, ...).",
+        pattern=r"^https?://[^\s/?#]+[^\s]*$",
+        max_length=2048,
+        message="{value!r} is not an http(s) URL",
+        examples=("https://hooks.slack.com/services/T000/B000/XXXX",),
+    )
 
     def __post_init__(self) -> None:
         for name in CONFIG_FIELDS:

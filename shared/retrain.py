@@ -100,10 +100,19 @@ def _train_and_decide(
     record = runtime.models.get(job.model_name)
     started = time.perf_counter()
     frame = _load(load)
+    logger.info(
+        "job %s (%s, %s): loaded %d rows", job.job_id, job.model_name, job.trigger, len(frame)
+    )
     _beat(runtime, job)
     candidate = _train(runtime, record, frame, pipeline)
     _beat(runtime, job)
     metric, higher = _primary_metric(record, candidate.task)
+    logger.info(
+        "job %s: scores on the holdout: %s; champion %s",
+        job.job_id,
+        _scores(candidate.metrics),
+        _scores(candidate.champion_metrics) if candidate.champion_metrics else "none yet",
+    )
     logged = runtime.registry.log_candidate(
         record.name,
         candidate.model,
@@ -119,6 +128,7 @@ def _train_and_decide(
             "data_fingerprint": candidate.details["data_fingerprint"],
         },
     )
+    logger.info("job %s: logged %s version %s", job.job_id, record.name, logged.version)
     decision = decide_promotion(
         candidate.metrics,
         candidate.champion_metrics,
@@ -133,7 +143,10 @@ def _train_and_decide(
         "improvement": decision.improvement,
         "duration_seconds": round(time.perf_counter() - started, 3),
     }
-    return _record_outcome(runtime, job, record, candidate, logged, decision, details)
+    finished = _record_outcome(runtime, job, record, candidate, logged, decision, details)
+    verdict = "promoted" if decision.promote else "not promoted"
+    logger.info("job %s: %s: %s", job.job_id, verdict, decision.reason)
+    return finished
 
 
 def _load(load: DataLoader) -> pd.DataFrame:
@@ -169,7 +182,17 @@ def _train(
     train, holdout = split_holdout(
         window, target, timestamp, task, pipeline.test_size, pipeline.random_state
     )
+    fit_started = time.perf_counter()
     model = fit_model(pipeline, train, features, target, task)
+    logger.info(
+        "%s: fitted a %s model on %d rows (%d features) in %.1f s; holdout %d rows",
+        record.name,
+        task,
+        len(train),
+        len(features),
+        time.perf_counter() - fit_started,
+        len(holdout),
+    )
     metrics = compute_metrics(model, holdout[features], holdout[target], task)
     champion_metrics = _score_champion(runtime, record, holdout, task)
     details = {
@@ -193,6 +216,13 @@ def _score_champion(
     champion = runtime.registry.load(record.name, record.champion_version)
     features = record.feature_columns or []
     return compute_metrics(champion, holdout[features], holdout[record.config.target_column], task)
+
+
+def _scores(metrics: dict[str, float]) -> str:
+    return ", ".join(
+        f"{name} {value:.4g}" if isinstance(value, int | float) else f"{name} {value}"
+        for name, value in metrics.items()
+    )
 
 
 def _flat_params(pipeline: TrainingPipeline) -> dict[str, Any]:
