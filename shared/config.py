@@ -267,7 +267,6 @@ class RetrainingConfig:
         pattern=r"^https?://[^\s/?#]+[^\s]*$",
         max_length=2048,
         message="{value!r} is not an http(s) URL",
-        examples=("https://hooks.slack.com/services/T000/B000/XXXX",),
     )
 
     def __post_init__(self) -> None:
