@@ -59,7 +59,8 @@ def test_a_chunked_body_over_the_limit_is_refused_unparsed(server):
     body = json.dumps({"model_name": "chunky"}).encode() + b" " * (3 * LIMIT)
     status, problem = chunked_post(server, "/retraining/configure", body)
     assert status == 413
-    assert problem["detail"] == f"the request body is larger than the {LIMIT}-byte limit of this API"
+    too_large = f"the request body is larger than the {LIMIT}-byte limit of this API"
+    assert problem["detail"] == too_large
     assert "chunky" not in model_names(server)
     # one byte past the limit is enough; at the limit it is read
     status, _ = chunked_post(server, "/retraining/configure", b"{" + b" " * LIMIT + b"}")
