@@ -1,35 +1,17 @@
-"""``retrain``: run the parts of the distributed deployment.
-
-retrain worker [--queues retraining,checks] [--concurrency N] [--hostname NAME] [celery options]
-retrain beat
-retrain flower [--port 5555]
-retrain migrate
-retrain api [--host 127.0.0.1] [--port 8000] [--workers N] [--threads N] [--insecure]
-"""
+"""The servers of a deployment: ``retrain worker | beat | flower | migrate | api``."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from typing import Any
 
 from workers.config import CHECKS_QUEUE, RETRAINING_QUEUE
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown and not getattr(args, "passes_options_through", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.passthrough = unknown
-    return args.run(args)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retrain", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands: Any) -> None:
+    """Add the server subcommands to ``commands`` (argparse's subparsers)."""
     worker = commands.add_parser(
         "worker",
         help="a Celery worker (needs REDIS_URL)",
@@ -78,7 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     api.add_argument("--log-level", default="info")
     api.set_defaults(run=_api)
-    return parser
 
 
 def _celery(*arguments: str) -> int:
@@ -173,7 +154,3 @@ def _api(args: argparse.Namespace) -> int:
 def _require_broker() -> None:
     if not os.environ.get("REDIS_URL"):
         sys.exit("retrain: REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
