@@ -54,7 +54,44 @@ def _in_days(config: RetrainingConfig) -> bool:
 
 def first_run_after(config: RetrainingConfig, now: datetime) -> datetime:
     """The first due time strictly after ``now`` (UTC)."""
+    plain = _by_the_calendar(config, now)
+    if plain is not None:
+        return plain
     return next_cron_time(cron_expression(config), config.schedule_timezone, now)
+
+
+def _by_the_calendar(config: RetrainingConfig, now: datetime) -> datetime | None:
+    """A daily or weekly run found by date arithmetic, when its wall-clock time exists once
+    that day; None near a daylight-saving change, or for cron and hours: croniter decides.
+
+    The same answer as croniter's (a time that exists once has one instant), several times
+    faster: the dispatcher computes one for every run it claims.
+    """
+    if config.schedule_cron is not None or config.schedule_interval_hours is not None:
+        return None
+    zone = ZoneInfo(config.schedule_timezone)
+    hour, minute = (int(part) for part in config.schedule_time.split(":"))
+    day, step = now.astimezone(zone).date(), timedelta(days=1)
+    if config.schedule_day_of_week is not None:
+        day += timedelta(days=(DAYS_OF_WEEK.index(config.schedule_day_of_week) - day.weekday()) % 7)
+        step = timedelta(days=7)
+    for _ in range(2):  # today's (this week's) time, else the next one
+        candidate = _exists_once(day, hour, minute, zone)
+        if candidate is None:
+            return None
+        if candidate > now:
+            return candidate
+        day += step
+    return None
+
+
+def _exists_once(day: date, hour: int, minute: int, zone: ZoneInfo) -> datetime | None:
+    """``hour:minute`` on local date ``day`` in UTC, if that wall-clock time is neither skipped
+    nor repeated by a daylight-saving change; else None."""
+    local = datetime.combine(day, time(hour, minute), tzinfo=zone)
+    if local.replace(fold=1).utcoffset() != local.utcoffset():  # repeated, or in the gap
+        return None
+    return local.astimezone(UTC)
 
 
 def next_run_after_due(config: RetrainingConfig, due: datetime, now: datetime) -> datetime:
@@ -80,6 +117,10 @@ def next_run_after_due(config: RetrainingConfig, due: datetime, now: datetime) -
 
 def _daily_run_on(daily: str, zone: ZoneInfo, day: date) -> datetime:
     """A daily cron expression's run on local date ``day`` (after the gap if it is skipped)."""
+    minute, hour = (int(part) for part in daily.split()[:2])
+    plain = _exists_once(day, hour, minute, zone)
+    if plain is not None:
+        return plain
     midnight = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     return next_cron_time(daily, zone.key, midnight - _ONE_SECOND)
 

@@ -204,3 +204,28 @@ def test_a_kept_cron_time_fits_only_its_own_expression_and_one_period_ahead():
 def test_a_bad_schedule_is_refused_naming_the_field(fields, message):
     with pytest.raises(ValueError, match=message.replace("*", r"\*")):
         RetrainingConfig(**fields)
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "America/New_York", "Europe/Paris", "Australia/Lord_Howe", "America/Santiago"]
+)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"schedule_time": "02:30"},
+        {"schedule_time": "00:00"},
+        {"schedule_time": "01:15", "schedule_day_of_week": "sunday"},
+    ],
+)
+def test_the_calendar_shortcut_agrees_with_croniter_all_year(zone, fields):
+    """Daily and weekly times come from date arithmetic where they exist once: the same
+    instants croniter gives, every few hours of a year with two changes."""
+    from shared.cron import next_cron_time
+    from shared.schedule import cron_expression
+
+    config = RetrainingConfig(schedule_enabled=True, schedule_timezone=zone, **fields)
+    expression = cron_expression(config)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    while now < datetime(2027, 1, 1, tzinfo=UTC):
+        assert first_run_after(config, now) == next_cron_time(expression, zone, now), now
+        now += timedelta(hours=19, minutes=13)
