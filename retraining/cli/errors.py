@@ -23,6 +23,29 @@ from shared.errors import Conflict, Invalid, NotFound, Unavailable
 
 FAILED, USAGE, NOT_FOUND, DENIED, UNAVAILABLE, INTERRUPTED = 1, 2, 3, 4, 5, 130
 
+# What `pip install 'auto-retraining[server]'` adds to a plain install
+SERVER_MODULES = frozenset(
+    {
+        "flask",
+        "apiflask",
+        "werkzeug",
+        "gunicorn",
+        "celery",
+        "kombu",
+        "redis",
+        "flower",
+        "tornado",
+        "psycopg2",
+    }
+)
+
+
+def needs_server_extra(module: str) -> str:
+    return (
+        f"this needs the server extra ({module} is not installed): "
+        "pip install 'auto-retraining[server]'"
+    )
+
 
 class CliError(Exception):
     """A failure to report as one line, with its exit status."""
@@ -46,6 +69,12 @@ def run_reporting_errors(run: Callable[[argparse.Namespace], int], args: argpars
         return fail(str(exc), FAILED)
     except Unavailable as exc:
         return fail(str(exc), UNAVAILABLE)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_MODULES or os.environ.get(
+            "RETRAINING_DEBUG"
+        ):
+            raise
+        return fail(needs_server_extra(exc.name or ""), FAILED)
     except Exception as exc:
         if os.environ.get("RETRAINING_DEBUG"):
             raise

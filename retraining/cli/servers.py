@@ -64,6 +64,7 @@ def register(commands: Any) -> None:
 
 def _celery(*arguments: str) -> int:
     _require_broker()
+    _require_installed("celery")
     command = [sys.executable, "-m", "celery", "-A", "workers.app", *arguments]
     os.execv(sys.executable, command)
     return 0  # not reached
@@ -121,6 +122,7 @@ def _flower(args: argparse.Namespace) -> int:
         )
         return 2
     _require_broker()
+    _require_installed("flower")
     read_only = ["--read-only"] if args.read_only else []
     command = [sys.executable, "-m", "workers.flower", *read_only, *extra]
     os.execv(sys.executable, command)
@@ -149,6 +151,16 @@ def _api(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         log_level=args.log_level,
     )
+
+
+def _require_installed(module: str) -> None:
+    """Before an exec: a missing package would otherwise fail in the new process, unexplained."""
+    import importlib.util
+
+    from retraining.cli.errors import CliError, needs_server_extra
+
+    if importlib.util.find_spec(module) is None:
+        raise CliError(needs_server_extra(module))
 
 
 def _require_broker() -> None:

@@ -117,7 +117,7 @@ import importlib.abc, sys
 class Blocker(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {_BLOCKED!r}:
-            raise ImportError("not in a plain install: " + name, name=name)
+            raise ModuleNotFoundError("No module named " + repr(name), name=name)
 sys.meta_path.insert(0, Blocker())
 import mlflow.sklearn, skops.io, croniter, rich
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
@@ -128,6 +128,7 @@ import shared.registry, shared.reports, shared.retrain, shared.usecases.checks
 from retraining.cli import main
 from retraining.cli import local, remote, operate
 print("plain imports ok")
+print("retrain api:", main(["api"]))
 """
 
 
@@ -139,3 +140,9 @@ def test_the_python_api_and_the_cli_import_without_the_server_packages():
     )
     assert done.returncode == 0, done.stderr
     assert "plain imports ok" in done.stdout
+    # the servers say what to install, in one line
+    assert "retrain api: 1" in done.stdout
+    assert done.stderr.strip() == (
+        "retrain: this needs the server extra (apiflask is not installed): "
+        "pip install 'auto-retraining[server]'"
+    )
