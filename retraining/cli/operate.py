@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from retraining.cli import render
+import retraining.cli.render as render
 from retraining.cli.errors import FAILED, CliError
 
 API_URL_VARIABLE = "RETRAINING_API_URL"

@@ -7,12 +7,13 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
 from datetime import UTC, datetime
 
 import pytest
 import requests
-
-from tests.api.apitest import Server, sources, wait_for_job
+from apitest import Server, sources, wait_for_job
+from hooks import Hook
 
 LIMIT = 1024 * 1024  # the default RETRAINING_API_MAX_BODY_BYTES
 
@@ -184,22 +185,39 @@ def test_the_schedule_and_the_webhook_are_configured_over_http(server):
 
 
 def test_a_prediction_with_the_wrong_type_names_the_column_and_the_type(server, data_files):
-    configured = requests.post(
-        f"{server.url}/retraining/configure",
-        json={
-            "model_name": "served",
-            "min_training_samples": 100,
-            "data_sources": sources(data_files, current=None),
-        },
-        timeout=30,
+    hook = Hook(200)  # the model's webhook, configured over HTTP, hears of the job
+    try:
+        configured = requests.post(
+            f"{server.url}/retraining/configure",
+            json={
+                "model_name": "served",
+                "min_training_samples": 100,
+                "notification_webhook_url": hook.url,
+                "data_sources": sources(data_files, current=None),
+            },
+            timeout=30,
+        )
+        assert configured.status_code == 201, configured.text
+        trigger = requests.post(f"{server.url}/retraining/served/trigger", timeout=30)
+        assert trigger.status_code == 202, trigger.text
+        job = wait_for_job(
+            lambda url: requests.get(server.url + url, timeout=10).json(),
+            trigger.headers["Location"],
+        )
+        assert job["status"] == "completed", job
+        # the notification follows the job's completion: give it a moment
+        deadline = time.monotonic() + 30
+        while not hook.received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (payload,) = hook.payloads()
+    finally:
+        hook.close()
+    assert (payload["job_id"], payload["status"], payload["model"]) == (
+        job["job_id"],
+        "completed",
+        "served",
     )
-    assert configured.status_code == 201, configured.text
-    trigger = requests.post(f"{server.url}/retraining/served/trigger", timeout=30)
-    assert trigger.status_code == 202, trigger.text
-    job = wait_for_job(
-        lambda url: requests.get(server.url + url, timeout=10).json(), trigger.headers["Location"]
-    )
-    assert job["status"] == "completed", job
+    assert payload["metrics"]["accuracy"] == job["metrics"]["accuracy"]
     good = {"tenure": 3.0, "monthly_spend": 50.0, "support_calls": 1, "usage_hours": 20.0}
     good |= {"discount": 0.1, "plan": "basic", "region": "west"}
     ok = requests.post(

@@ -113,8 +113,7 @@ def test_the_loop_on_the_local_state(env, home):
     # the current data is drifted and labelled: the champion's score fell too
     assert (check["status"], check["needs_retraining"]) == ("completed", True)
     assert check["trigger"] in ("concept_drift", "data_drift")
-    shown = retrain("check", "churn", env=env).stdout
-    assert "retraining needed" in shown and "drifted" in shown
+    assert check["drift"]["drifted_columns"]  # the columns the table lists
 
     report = as_json("report", "churn", env=env)
     page = Path(report["path"]).read_text()
