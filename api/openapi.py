@@ -51,12 +51,13 @@ loopback only.
 """
 
 _ERROR_DESCRIPTIONS = {
-    400: "Malformed JSON, or a missing body where one is required.",
+    400: "Malformed JSON (or a key twice in one object), or a missing body where one is required.",
     401: "No bearer token, or one that is not valid.",
     403: "A read-only token on an endpoint that changes state.",
     404: "Unknown model, job, check or prediction (or an unsafe model name).",
     409: "The model's state does not allow it yet (the detail says what to do first).",
     413: "The request body is larger than RETRAINING_API_MAX_BODY_BYTES.",
+    415: "A request body that is not declared as JSON (Content-Type: application/json).",
     422: "A field is invalid: the detail names it, `errors` lists every one.",
     503: "The database or the broker is unreachable; retry after `Retry-After` seconds.",
 }
@@ -165,7 +166,7 @@ def _error_statuses(op: dict[str, Any], view: Callable) -> set[int]:
     if level is Access.WRITE:
         statuses.add(403)
     if "requestBody" in op:
-        statuses |= {400, 413, 422}
+        statuses |= {400, 413, 415, 422}
     if any(p.get("in") == "query" for p in op.get("parameters", [])):
         statuses.add(422)
     if any(p.get("in") == "path" for p in op.get("parameters", [])):

@@ -25,7 +25,7 @@ from shared.enums import JobStatus, RetrainingTrigger
 from shared.jobs import RetrainingJob
 from shared.modeling import TrainingPipeline
 from shared.monitoring import initialize_monitors, run_check
-from shared.notifications import Notifier, default_notifier
+from shared.notifications import Notifier, notifier_for
 from shared.pipeline_spec import pipeline_to_spec
 from shared.retrain import DataLoader
 from shared.runtime import Runtime
@@ -91,9 +91,7 @@ class RetrainingScheduler:
         self.data_loader = data_loader
         self.current_data_loader = current_data_loader
         self.pipeline = pipeline
-        self.notification_handler = notification_handler or default_notifier(
-            self.config.notification_email
-        )
+        self.notification_handler = notification_handler or notifier_for(self.config)
         self.runtime = Runtime(settings or Settings.from_env())
         self.last_check: CheckRecord | None = None
         self._monitor: Ticker | None = None

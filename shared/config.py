@@ -74,6 +74,18 @@ def _unknown_zone(name: str) -> str | None:
     return None
 
 
+def _bad_cron(expression: str) -> str | None:
+    from shared.cron import cron_problem
+
+    return cron_problem(expression)
+
+
+def _not_a_day_divisor(hours: int) -> str | None:
+    if 24 % hours:
+        return f"must divide a day evenly (1, 2, 3, 4, 6, 8 or 12), got {hours}"
+    return None
+
+
 def _computed_metrics() -> tuple[str, ...]:
     from shared.evaluation import COMPUTED_METRICS
 
@@ -237,6 +249,23 @@ class RetrainingConfig:
         check=_unknown_zone,
         examples=("UTC", "Europe/Paris"),
     )
+    schedule_cron: str | None = setting(
+        None,
+        "A cron expression (minute hour day-of-month month day-of-week, e.g. '0 2 * * 0') "
+        "read in schedule_timezone; replaces schedule_time, schedule_day_of_week and the "
+        "interval.",
+        max_length=200,
+        check=_bad_cron,
+        examples=("0 2 * * 0", "*/30 8-18 * * mon-fri"),
+    )
+    schedule_interval_hours: int | None = setting(
+        None,
+        "Every N hours (1, 2, 3, 4, 6, 8 or 12) at schedule_time's minute, counted from "
+        "schedule_time's hour, instead of every schedule_interval_days.",
+        minimum=1,
+        maximum=12,
+        check=_not_a_day_divisor,
+    )
 
     # Data requirements
     min_training_samples: int = setting(
@@ -333,12 +362,21 @@ class RetrainingConfig:
         max_length=320,
         message="{value!r} is not an e-mail address",
     )
+    notification_webhook_url: str | None = setting(
+        None,
+        "Also POST each notification as JSON to this URL (Slack-compatible: a 'text' field, "
+        "plus model, status, trigger, reason, metrics, ...).",
+        pattern=r"^https?://[^\s/?#]+[^\s]*$",
+        max_length=2048,
+        message="{value!r} is not an http(s) URL",
+    )
 
     def __post_init__(self) -> None:
         for name in CONFIG_FIELDS:
             setattr(self, name, check_value(name, getattr(self, name)))
         if self.timestamp_column == self.target_column:
             raise Invalid("timestamp_column: must differ from target_column")
+        _check_schedule_kinds(self)
 
     def with_model_name(self, model_name: str) -> RetrainingConfig:
         """A copy of this configuration for another model name."""
@@ -355,6 +393,16 @@ class RetrainingConfig:
         if unknown:
             raise Invalid(f"{unknown[0]}: unknown configuration field")
         return cls(**data)
+
+
+def _check_schedule_kinds(config: RetrainingConfig) -> None:
+    """One way to say when: a cron expression, or hours, or a day of the week (or days)."""
+    if config.schedule_cron is not None:
+        for other in ("schedule_day_of_week", "schedule_interval_hours"):
+            if getattr(config, other) is not None:
+                raise Invalid(f"schedule_cron: cannot be combined with {other}")
+    if config.schedule_interval_hours is not None and config.schedule_day_of_week is not None:
+        raise Invalid("schedule_interval_hours: cannot be combined with schedule_day_of_week")
 
 
 @dataclass(frozen=True)
@@ -413,7 +461,10 @@ def _check(spec: ConfigField, value: Any, nullable: bool) -> tuple[Any, str | No
     if spec.kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             return value, f"must be a whole number, got {value!r}"
-        return value, _out_of_bounds(spec.rules, value)
+        problem = _out_of_bounds(spec.rules, value)
+        if problem is None and spec.rules.check is not None:
+            problem = spec.rules.check(value)
+        return value, problem
     if spec.kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
             return value, f"must be a number, got {value!r}"

@@ -19,6 +19,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from shared.datasets import DataValidationError
 from shared.enums import Task
+from shared.serving import FEATURE_KINDS_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,26 @@ def fit_model(
         raise DataValidationError(
             f"columns mixing text and non-text values (make each one type): {mixed}"
         )
-    return pipeline.build(X, task).fit(X, y)
+    model = pipeline.build(X, task).fit(X, y)
+    # What each feature held in training, kept on the model (so in MLflow with it): serving
+    # names the column and the type when a request sends, say, text for a number.
+    setattr(model, FEATURE_KINDS_ATTRIBUTE, feature_kinds(X))
+    return model
+
+
+def feature_kinds(X: pd.DataFrame) -> dict[str, str]:
+    """Each column's kind of value: ``number``, ``text`` or ``boolean`` (others: not listed)."""
+    kinds = {}
+    for column, dtype in X.dtypes.items():
+        if ptypes.is_bool_dtype(dtype):
+            kinds[str(column)] = "boolean"
+        elif isinstance(dtype, pd.CategoricalDtype):
+            continue  # its categories may be numbers or text: no one kind to ask for
+        elif ptypes.is_numeric_dtype(dtype) and not ptypes.is_complex_dtype(dtype):
+            kinds[str(column)] = "number"
+        elif ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype):
+            kinds[str(column)] = "text"
+    return kinds
 
 
 def _default_preprocessor(X: pd.DataFrame) -> ColumnTransformer:

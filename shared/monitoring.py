@@ -22,7 +22,13 @@ from shared.checks import CheckRecord
 from shared.clock import utcnow
 from shared.datasets import feature_columns_of
 from shared.diagnostics import estimated_accuracy, weighted_drift_share
-from shared.drift import DriftResult, ReferenceProfile, detect_drift_fast, render_html_report
+from shared.drift import (
+    DriftOptions,
+    DriftResult,
+    ReferenceProfile,
+    detect_drift_fast,
+    render_html_report,
+)
 from shared.enums import RetrainingTrigger, Status
 from shared.errors import Conflict, Invalid
 from shared.evaluation import compute_metrics
@@ -187,7 +193,17 @@ def _measure(
     baseline = record.baseline_metrics or record.champion_metrics or {}
     concept = _concept_drift(runtime, record, baseline, current)
     profile = runtime.references.profile(record.reference_key, record.feature_columns)
-    drift = detect_drift_fast(profile, current, columns=_profiled_features(record, profile))
+    options = DriftOptions.from_config(record.config)
+    calibration = None
+    if options.calibrated:  # stored with the profile: built once, by whichever host first
+        calibration = runtime.references.calibration(record.reference_key, record.feature_columns)
+    drift = detect_drift_fast(
+        profile,
+        current,
+        columns=_profiled_features(record, profile),
+        options=options,
+        calibration=calibration,
+    )
     share, share_details = _decision_share(record, drift)
     return _Measured(
         performance=_performance(record, baseline, current_metrics),

@@ -102,10 +102,19 @@ def _train_and_decide(
     record = runtime.models.get(job.model_name)
     started = time.perf_counter()
     frame = _load(load)
+    logger.info(
+        "job %s (%s, %s): loaded %d rows", job.job_id, job.model_name, job.trigger, len(frame)
+    )
     _beat(runtime, job)
     candidate = _train(runtime, record, frame, pipeline)
     _beat(runtime, job)
     metric, higher = _primary_metric(record, candidate.task)
+    logger.info(
+        "job %s: scores on the holdout: %s; champion %s",
+        job.job_id,
+        _scores(candidate.metrics),
+        _scores(candidate.champion_metrics) if candidate.champion_metrics else "none yet",
+    )
     logged = runtime.registry.log_candidate(
         record.name,
         candidate.model,
@@ -123,6 +132,7 @@ def _train_and_decide(
             "window_kept": candidate.details["window"]["kept"],
         },
     )
+    logger.info("job %s: logged %s version %s", job.job_id, record.name, logged.version)
     decision = decide_promotion(
         candidate.metrics,
         candidate.champion_metrics,
@@ -138,7 +148,10 @@ def _train_and_decide(
         "improvement": decision.improvement,
         "duration_seconds": round(time.perf_counter() - started, 3),
     }
-    return _record_outcome(runtime, job, record, candidate, logged, decision, details)
+    finished = _record_outcome(runtime, job, record, candidate, logged, decision, details)
+    verdict = "promoted" if decision.promote else "not promoted"
+    logger.info("job %s: %s: %s", job.job_id, verdict, decision.reason)
+    return finished
 
 
 def _load(load: DataLoader) -> pd.DataFrame:
@@ -174,7 +187,9 @@ def _train(
     champion = _load_champion(runtime, record)
     plan = plan_for(config, window, champion, record.feature_columns, task, pipeline)
     scored = {
-        name: _fit_and_score(pipeline, rows, plan.holdout, features, target, task)
+        name: _fit_and_score(
+            record.name, name, pipeline, rows, plan.holdout, features, target, task
+        )
         for name, rows in plan.candidates.items()
     }
     metric, higher = _primary_metric(record, task)
@@ -240,6 +255,8 @@ def _load_champion(runtime: Runtime, record: ModelRecord) -> Any:
 
 
 def _fit_and_score(
+    model_name: str,
+    candidate: str,
     pipeline: TrainingPipeline,
     rows: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -247,7 +264,18 @@ def _fit_and_score(
     target: str,
     task: Task,
 ) -> tuple[Any, dict[str, float]]:
+    started = time.perf_counter()
     model = fit_model(pipeline, rows, features, target, task)
+    logger.info(
+        "%s: fitted a %s model on the %s (%d rows, %d features) in %.1f s; holdout %d rows",
+        model_name,
+        task,
+        candidate.replace("_", " "),
+        len(rows),
+        len(features),
+        time.perf_counter() - started,
+        len(holdout),
+    )
     return model, compute_metrics(model, holdout[features], holdout[target], task)
 
 
@@ -282,6 +310,13 @@ def _candidate_metrics(candidate: TrainedCandidate) -> dict[str, float]:
         for name, scored in candidate.details["window"]["candidates"].items()
         for metric, value in scored["metrics"].items()
     }
+
+
+def _scores(metrics: dict[str, float]) -> str:
+    return ", ".join(
+        f"{name} {value:.4g}" if isinstance(value, int | float) else f"{name} {value}"
+        for name, value in metrics.items()
+    )
 
 
 def _flat_params(pipeline: TrainingPipeline) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from api.routes.common import get_model, json_response
 from api.schemas import FeedbackOut, FeedbackRequest, PredictionOut, PredictOut, PredictRequest
 from api.validation import json_body
 from shared.predictions import PredictionRepository, UnknownPredictions
+from shared.serving import check_instance_types
 
 bp = APIBlueprint("serving", __name__)
 
@@ -45,8 +46,9 @@ def predict(model_name: str, body: PredictRequest):
                 [{"field": f"instances[{index}]", "message": f"missing features {missing}"}]
             )
     runtime = context().runtime
-    frame = pd.DataFrame([{c: instance[c] for c in features} for instance in body.instances])
     model = runtime.registry.load(model_name, version)  # imports MLflow once
+    check_instance_types(model, features, body.instances)
+    frame = pd.DataFrame([{c: instance[c] for c in features} for instance in body.instances])
     try:
         outputs = [_json_value(value) for value in model.predict(frame)]
     except (ValueError, TypeError) as exc:

@@ -19,7 +19,7 @@ from shared.enums import Status
 from shared.errors import Conflict, Unavailable
 from shared.model_store import ModelRecord
 from shared.monitoring import monitors_required, run_check
-from shared.notifications import Notifier, default_notifier
+from shared.notifications import Notifier, notifier_for
 from shared.predictions import PredictionRepository
 from shared.runtime import Runtime
 from shared.sources import load_source
@@ -119,7 +119,7 @@ def run_requested_check(
     try:
         record = runtime.models.get(claimed.model_name)
         frame = current() if current is not None else current_data(runtime, record)
-        notifier = notifier or default_notifier(record.config.notification_email)
+        notifier = notifier or notifier_for(record.config)
         return run_check(runtime, record.name, frame, None, notifier, check_id=check_id)
     except Exception as exc:
         logger.warning("check %s of %s failed: %s", check_id, claimed.model_name, exc)

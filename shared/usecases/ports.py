@@ -46,8 +46,9 @@ class InProcessPublisher:
         from shared.usecases.retraining import run_retraining_job
 
         try:
-            job = run_retraining_job(self._runtime(), job_id)
-            logger.info("job %s of %s: %s", job_id, model_name, job.status if job else "skipped")
+            # the job logs its own phases and outcome; only a duplicate delivery is news here
+            if run_retraining_job(self._runtime(), job_id) is None:
+                logger.info("job %s of %s was not pending: nothing to do", job_id, model_name)
         except Exception:
             logger.exception("job %s of %s could not be run", job_id, model_name)
 

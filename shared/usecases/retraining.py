@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from shared.checks import CheckRecord
 from shared.enums import RetrainingTrigger
 from shared.jobs import RetrainingJob
-from shared.notifications import Notifier, default_notifier
+from shared.notifications import Notifier, notifier_for
 from shared.policy import origin_of
 from shared.runtime import Runtime
 from shared.sources import source_loader
@@ -72,5 +72,5 @@ def run_retraining_job(
         pipeline = pipeline or pipeline_from_spec(record.pipeline, record.name)
     except Exception as exc:
         return runtime.jobs.fail(job.job_id, job.attempt, explain(exc))
-    notifier = notifier or default_notifier(record.config.notification_email)
+    notifier = notifier or notifier_for(record.config)
     return execute_job(runtime, job, load, pipeline, notifier)

@@ -368,7 +368,7 @@ def test_the_documented_config_is_the_cores(client):
         if name != "model_name":
             assert documented["default"] == spec.default, name
         if spec.rules.minimum is not None:
-            bounded = documented.get("anyOf", [documented])[0]
+            bounded = documented.get("anyOf", [documented])[0]  # an optional number: anyOf
             assert (bounded["minimum"], bounded["maximum"]) == (
                 spec.rules.minimum,
                 spec.rules.maximum,

@@ -152,6 +152,7 @@ BOUNDS = [
     ("min_samples_for_check", 1, 1_000_000_000),
     ("min_training_samples", 1, 1_000_000_000),
     ("schedule_interval_days", 1, 3660),
+    ("schedule_interval_hours", 1, 12),
     ("training_data_window_days", 1, 36_600),
     ("drift_false_alarm_rate", 0.0001, 0.5),
     ("drift_persistence", 1, 100),

@@ -14,6 +14,7 @@ from shared.notifications import (
     DriftAlert,
     EmailNotifier,
     LogNotifier,
+    WebhookNotifier,
     default_notifier,
     describe,
     notify_safely,
@@ -56,12 +57,12 @@ def test_notify_safely_returns_the_error_instead_of_raising(caplog):
     assert "pager service down" in caplog.text
 
 
-def test_the_log_notifier_logs_failures_as_errors(runtime, caplog):
+def test_the_log_notifier_logs_failures_as_warnings(runtime, caplog):
     with caplog.at_level(logging.INFO, logger="retraining.notifications"):
         LogNotifier().notify(failed_job(runtime))
         LogNotifier().notify(completed_job(runtime))
     failed, completed = caplog.records
-    assert failed.levelno == logging.ERROR
+    assert failed.levelno == logging.WARNING  # a refused job is not a crash of the process
     assert "failed: the training data loader raised OSError: disk gone" in failed.getMessage()
     assert completed.levelno == logging.INFO
     assert "completed; promoted=True: better by the margin" in completed.getMessage()
@@ -73,11 +74,23 @@ def test_a_drift_alert_is_described_by_its_reason():
     assert (alert.status, alert.job_id, alert.error) == ("drift_alert", None, None)
 
 
-def test_a_composite_notifier_reaches_everyone_after_one_fails(runtime):
+def test_a_composite_notifier_reaches_everyone_after_one_fails_and_reports_it(runtime):
     recorder = Recorder()
     job = completed_job(runtime)
-    CompositeNotifier([Broken(), recorder]).notify(job)
+    # the failure comes back to the caller, who records it; everyone after it still got it
+    error = notify_safely(CompositeNotifier([Broken(), recorder]), job)
     assert recorder.seen == [job]
+    assert error == "NotificationFailed: Broken: RuntimeError: pager service down"
+
+
+def test_the_default_log_notifier_logs_drift_alerts_but_not_jobs(runtime, caplog):
+    # a job's outcome is in the job's own log already: logged once, not again here
+    with caplog.at_level(logging.INFO, logger="retraining.notifications"):
+        default_notifier(None).notify(failed_job(runtime))
+        default_notifier(None).notify(DriftAlert("churn", "4 of 7 drifted", 0.57, ["a"], "c-1"))
+    (alert,) = caplog.records
+    assert alert.levelno == logging.WARNING
+    assert alert.getMessage() == "drift alert for churn: 4 of 7 drifted"
 
 
 def test_the_default_notifier_emails_only_when_an_address_is_set():
@@ -85,6 +98,9 @@ def test_the_default_notifier_emails_only_when_an_address_is_set():
     with_email = default_notifier("ops@example.com").notifiers
     assert [type(n) for n in with_email] == [LogNotifier, EmailNotifier]
     assert with_email[1].to == "ops@example.com"
+    with_both = default_notifier("ops@example.com", "https://hooks.example.com/x").notifiers
+    assert [type(n) for n in with_both] == [LogNotifier, EmailNotifier, WebhookNotifier]
+    assert with_both[2].url == "https://hooks.example.com/x"
 
 
 class FakeSMTP:

@@ -1,36 +1,17 @@
-"""``retrain``: run the parts of the distributed deployment.
-
-retrain worker [--queues retraining,checks] [--concurrency N] [--hostname NAME] [celery options]
-retrain beat
-retrain flower [--port 5555]
-retrain migrate
-retrain backtest HISTORY --window-rows N --initial-rows N [--config JSON] [--html PATH]
-retrain api [--host 127.0.0.1] [--port 8000] [--workers N] [--threads N] [--insecure]
-"""
+"""The servers of a deployment: ``retrain worker | beat | flower | migrate | api``."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from typing import Any
 
 from workers.config import CHECKS_QUEUE, RETRAINING_QUEUE
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown and not getattr(args, "passes_options_through", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    args.passthrough = unknown
-    return args.run(args)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retrain", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands: Any) -> None:
+    """Add the server subcommands to ``commands`` (argparse's subparsers)."""
     worker = commands.add_parser(
         "worker",
         help="a Celery worker (needs REDIS_URL)",
@@ -67,25 +48,6 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
 
-    backtest = commands.add_parser(
-        "backtest",
-        help="replay a labelled history through the checks, training and promotion",
-        description="Replay a labelled history (a CSV or Parquet file or URL, oldest row "
-        "first) window by window through the real checks, training and promotion on a "
-        "simulated clock, beside never retraining, a fixed schedule and, given change "
-        "points, an oracle. Prints a table and writes an HTML page.",
-    )
-    backtest.add_argument("history", help="CSV or Parquet file or URL with the target column")
-    backtest.add_argument(
-        "--config", default="{}", help="RetrainingConfig fields: JSON, or a JSON file's path"
-    )
-    backtest.add_argument("--window-rows", type=int, required=True)
-    backtest.add_argument("--initial-rows", type=int, required=True, help="the first model's")
-    backtest.add_argument("--training-rows", type=int, default=None, help="latest rows trained on")
-    backtest.add_argument("--schedule-every", type=int, default=None, help="windows (baseline)")
-    backtest.add_argument("--change-points", default="", help="row positions, comma-separated")
-    backtest.add_argument("--html", default="backtest.html", help="where to write the page")
-    backtest.set_defaults(run=_backtest)
 
     api = commands.add_parser(
         "api", help="the HTTP API (gunicorn; without REDIS_URL it runs the jobs itself)"
@@ -99,11 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     api.add_argument("--log-level", default="info")
     api.set_defaults(run=_api)
-    return parser
 
 
 def _celery(*arguments: str) -> int:
     _require_broker()
+    _require_installed("celery")
     command = [sys.executable, "-m", "celery", "-A", "workers.app", *arguments]
     os.execv(sys.executable, command)
     return 0  # not reached
@@ -161,40 +123,11 @@ def _flower(args: argparse.Namespace) -> int:
         )
         return 2
     _require_broker()
+    _require_installed("flower")
     read_only = ["--read-only"] if args.read_only else []
     command = [sys.executable, "-m", "workers.flower", *read_only, *extra]
     os.execv(sys.executable, command)
     return 0  # not reached
-
-
-def _backtest(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    from retraining.backtest import backtest
-    from shared.config import RetrainingConfig
-    from shared.sources import load_source, validate_source
-
-    try:
-        text = Path(args.config).read_text() if Path(args.config).is_file() else args.config
-        config = RetrainingConfig.from_dict(json.loads(text))
-        source = validate_source("training", {"kind": "file", "path": args.history})
-        changes = [int(part) for part in args.change_points.split(",") if part.strip()]
-        result = backtest(
-            load_source(source),
-            config,
-            window_rows=args.window_rows,
-            initial_rows=args.initial_rows,
-            training_rows=args.training_rows,
-            schedule_every=args.schedule_every,
-            change_points=changes,
-        )
-    except (ValueError, OSError) as exc:  # ours (Invalid, SourceError) or bad JSON / numbers
-        print(f"retrain backtest: {exc}", file=sys.stderr)
-        return 2
-    print(result.table())
-    print(f"page: {result.write_html(args.html).resolve()}")
-    return 0
 
 
 def _migrate(_args: argparse.Namespace) -> int:
@@ -221,10 +154,16 @@ def _api(args: argparse.Namespace) -> int:
     )
 
 
+def _require_installed(module: str) -> None:
+    """Before an exec: a missing package would otherwise fail in the new process, unexplained."""
+    import importlib.util
+
+    from retraining.cli.errors import CliError, needs_server_extra
+
+    if importlib.util.find_spec(module) is None:
+        raise CliError(needs_server_extra(module))
+
+
 def _require_broker() -> None:
     if not os.environ.get("REDIS_URL"):
         sys.exit("retrain: REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
