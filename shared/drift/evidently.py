@@ -196,8 +196,9 @@ def render_html_report(
             page = path.read_text(encoding="utf-8")
         note = (
             f"Evidently's report below was computed on seeded samples of {len(reference):,} "
-            f"reference and {len(current):,} current rows; near thresholds its scores and "
-            "verdicts can differ from the verdict of record."
+            f"reference and {len(current):,} current rows with Evidently's default tests and "
+            "thresholds; near thresholds, or where the model's drift options chose other "
+            "tests or thresholds, its verdicts can differ from the verdict of record."
         )
     except Exception as exc:  # the verdict is recorded already: say why there are no charts
         log.exception("Evidently's drift report could not be rendered")
@@ -232,8 +233,8 @@ def _verdict_html(result: DriftResult, note: str) -> str:
         '<section id="drift-verdict" style="font-family:sans-serif;margin:1rem 2rem">'
         "<h2>Drift verdict of record</h2>"
         f"<p>{html.escape(result.summary())}, on all {result.n_reference:,} reference and "
-        f"{result.n_current:,} current rows (Evidently 0.7.23's default tests, computed by "
-        f"shared.drift).</p><p>{note}</p>"
+        f"{result.n_current:,} current rows (Evidently 0.7.23's tests, computed by "
+        f"shared.drift, with each column's method and threshold below).</p><p>{note}</p>"
         '<table border="1" cellpadding="4" style="border-collapse:collapse">'
         "<tr><th>column</th><th>method</th><th>score</th><th>threshold</th><th>drifted</th>"
         f"<th>issue</th></tr>{rows}</table></section>"

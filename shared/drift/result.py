@@ -20,6 +20,12 @@ and, for a column that was tested (fast check only; Evidently has no such rule):
   current values, otherwise the stat test decides (chi-square already fails on any unseen
   category; Jensen-Shannon from about 3%).
 
+and, when options chose a test (``shared.drift.options``):
+
+* ``configured drift method cannot test this column: ...`` when the configured method needs
+  what the column lacks (numeric values, or value counts): Evidently's default test is used
+  instead, and the column is tested as usual (the issue alone is no drift).
+
 Several issues of one column are joined with "; ". A NaN score is no evidence of drift. The
 drift share is drifted / checked columns, new columns not counted (0.0 when none).
 """
@@ -43,6 +49,7 @@ MISSING_RATE_ROSE = "missing-value rate rose"
 MISSING_RATE_JUMP = 0.10  # absolute rise of the missing-value rate that counts as drift
 UNSEEN_CATEGORIES = "unseen categories in current data"
 UNSEEN_SHARE_DRIFT = 0.05  # share of current values in unseen categories that counts as drift
+METHOD_CANNOT_TEST = "configured drift method cannot test this column"
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,11 @@ def unseen_categories_issue(unseen: dict[str, int], n_current: int) -> tuple[str
     listed = ", ".join(repr(key) for key in shown)
     text = f"{UNSEEN_CATEGORIES}: {len(unseen)} ({share:.1%} of values): {listed}{more}"
     return text, share >= UNSEEN_SHARE_DRIFT
+
+
+def method_fallback_issue(method: str, needs: str, used: str) -> str:
+    """The issue of a configured test the column cannot take, and the default used instead."""
+    return f"{METHOD_CANNOT_TEST}: {method!r} needs {needs}; Evidently's default {used!r} used"
 
 
 def _checked(results: Iterable[ColumnDrift]) -> list[ColumnDrift]:
