@@ -75,9 +75,9 @@ class BacktestResult:
         """Windows from the one holding each change to the first retraining after it."""
         delays: list[int | None] = []
         for index, change in enumerate(self.change_points):
-            first = self._window_of(change)
+            first = self.window_of(change)
             following = self.change_points[index + 1 : index + 2]
-            last = self._window_of(following[0]) if following else len(self.windows)
+            last = self.window_of(following[0]) if following else len(self.windows)
             after = [w for w in run.retrained if first <= w < last]
             delays.append(after[0] - first if after else None)
         return delays
@@ -118,7 +118,7 @@ class BacktestResult:
             "compute s": round(run.compute_seconds, 2),
         }
 
-    def _window_of(self, row: int) -> int:
+    def window_of(self, row: int) -> int:
         for window in self.windows:
             if window.start <= row < window.end:
                 return window.index
@@ -193,7 +193,7 @@ class _Replay:
         training_rows: int | None,
     ) -> None:
         from shared.datasets import feature_columns_of
-        from shared.evaluation import default_primary_metric, metric_higher_is_better
+        from shared.evaluation import primary_metric
 
         self.history = history
         self.config = config
@@ -202,8 +202,7 @@ class _Replay:
         target = config.target_column
         self.features = feature_columns_of(history, target, config.timestamp_column)
         self.task = pipeline.resolve_task(history[target].dropna())
-        self.metric = config.primary_metric or default_primary_metric(self.task)
-        self.higher = metric_higher_is_better(self.metric)
+        self.metric, self.higher = primary_metric(config, self.task)
 
     def windows(self, size: int, initial: int, period: timedelta) -> list[Window]:
         stamps = self._timestamps()

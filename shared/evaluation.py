@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from shared.enums import Task
+
+if TYPE_CHECKING:
+    from shared.config import RetrainingConfig
 
 # Read-only so no caller can change the meaning of a metric for everyone else.
 HIGHER_IS_BETTER: Mapping[str, bool] = MappingProxyType(
@@ -50,6 +53,13 @@ def metric_higher_is_better(name: str) -> bool:
 def default_primary_metric(task: Task | str) -> str:
     """The metric promotion compares when none is configured."""
     return "accuracy" if Task(task) is Task.CLASSIFICATION else "rmse"
+
+
+def primary_metric(config: RetrainingConfig, task: Task | str) -> tuple[str, bool]:
+    """The metric promotion and concept drift are judged on, and whether higher is better."""
+    metric = config.primary_metric or default_primary_metric(task)
+    higher = config.primary_metric_higher_is_better
+    return metric, metric_higher_is_better(metric) if higher is None else higher
 
 
 def compute_metrics(

@@ -29,9 +29,9 @@ from shared.drift import (
     detect_drift_fast,
     render_html_report,
 )
-from shared.enums import RetrainingTrigger, Status
+from shared.enums import RetrainingTrigger, Status, Task
 from shared.errors import Conflict, Invalid
-from shared.evaluation import compute_metrics
+from shared.evaluation import compute_metrics, primary_metric
 from shared.model_store import ModelRecord
 from shared.notifications import DriftAlert, Notifier, notify_safely
 from shared.performance import PerformanceResult, check_performance
@@ -174,7 +174,10 @@ class _Measured:
 
     @property
     def concept_levels(self) -> dict[str, float]:
-        return {drop.metric: drop.current for drop in self.concept.drops} if self.concept else {}
+        if not self.concept:
+            return {}
+        judged = self.concept.judged_on
+        return {d.metric: d.current for d in self.concept.drops if not judged or d.metric in judged}
 
     def performance_details(self) -> dict[str, Any]:
         return {
@@ -239,7 +242,13 @@ def _concept_drift(
     scored = _champion_metrics_on(runtime, record, labelled)
     if scored is None:
         return None
-    return check_performance(baseline, scored, record.config.performance_threshold)
+    # Judged on the metric promotion is judged on: the others (recall of a rare class, say)
+    # swing with a window's few positives and would call retraining on noise.
+    metric, higher = primary_metric(record.config, record.task or Task.CLASSIFICATION)
+    judged = (metric,) if metric in baseline and metric in scored else None
+    return check_performance(
+        baseline, scored, record.config.performance_threshold, {metric: higher}, judged
+    )
 
 
 def _estimated(

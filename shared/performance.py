@@ -25,10 +25,16 @@ class MetricDrop:
 class PerformanceResult:
     drops: tuple[MetricDrop, ...]
     threshold: float
+    judged_on: tuple[str, ...] | None = None  # the metrics the verdict reads; None: all
 
     @property
     def degraded(self) -> tuple[MetricDrop, ...]:
-        return tuple(d for d in self.drops if d.drop > self.threshold + _TOLERANCE)
+        return tuple(
+            d
+            for d in self.drops
+            if d.drop > self.threshold + _TOLERANCE
+            and (self.judged_on is None or d.metric in self.judged_on)
+        )
 
     @property
     def is_degraded(self) -> bool:
@@ -37,7 +43,8 @@ class PerformanceResult:
     def summary(self) -> str:
         if not self.drops:
             return "no metric in common with the baseline"
-        worst = max(self.drops, key=lambda d: d.drop)
+        judged = [d for d in self.drops if self.judged_on is None or d.metric in self.judged_on]
+        worst = max(judged or self.drops, key=lambda d: d.drop)
         parts = [
             f"{d.metric} {d.baseline:.4g} -> {d.current:.4g} ({-d.drop + 0.0:+.1%})"
             for d in (self.degraded or (worst,))
@@ -48,6 +55,7 @@ class PerformanceResult:
     def to_dict(self) -> dict:
         return {
             "threshold": self.threshold,
+            "judged_on": list(self.judged_on) if self.judged_on is not None else None,
             "degraded": [d.metric for d in self.degraded],
             "drops": [d.to_dict() for d in self.drops],
         }
@@ -58,8 +66,12 @@ def check_performance(
     current: dict[str, float],
     threshold: float,
     higher_is_better: dict[str, bool] | None = None,
+    judged_on: tuple[str, ...] | None = None,
 ) -> PerformanceResult:
-    """Compare every metric present in both; unknown metric names are taken as higher-is-better."""
+    """Compare every metric present in both; unknown metric names are taken as higher-is-better.
+
+    ``judged_on``: the metrics whose drop decides (the others are reported); None: all.
+    """
     directions = {**HIGHER_IS_BETTER, **(higher_is_better or {})}
     drops = tuple(
         MetricDrop(
@@ -73,4 +85,4 @@ def check_performance(
         for name in baseline
         if name in current and current[name] is not None
     )
-    return PerformanceResult(drops=drops, threshold=threshold)
+    return PerformanceResult(drops=drops, threshold=threshold, judged_on=judged_on)

@@ -7,7 +7,7 @@ A finding that fired is held ("suppressed: ...") when retraining is unlikely to 
 - hysteresis (``drift_hysteresis_step``): the last retraining started by the same kind of
   drift, since the champion was promoted, found no better model (and was not merely too
   early: the change it found left too few rows to train on); data drift calls again once
-  the drift share rose by the step, concept drift once the champion's metrics fell by
+  the drift share rose by the step, concept drift once the champion's primary metric fell by
   ``performance_threshold`` below their level then.
 
 Performance degradation reported by the caller is never held by hysteresis: it is the
@@ -51,12 +51,17 @@ def held_because(
 
 def origin_of(check: CheckRecord) -> dict[str, Any]:
     """What a job started by ``check`` remembers of it (hysteresis reads it back)."""
-    concept = ((check.performance or {}).get("concept") or {}).get("drops") or []
+    concept = (check.performance or {}).get("concept") or {}
+    judged = concept.get("judged_on")
     return {
         "check_id": check.check_id,
         "trigger": str(check.trigger) if check.trigger else None,
         "drift_share": check.drift_share,
-        "concept": {drop["metric"]: drop["current"] for drop in concept},
+        "concept": {
+            drop["metric"]: drop["current"]
+            for drop in concept.get("drops") or []
+            if not judged or drop["metric"] in judged
+        },
     }
 
 
@@ -122,7 +127,8 @@ def _hysteresis(
 def _concept_hold(
     record: ModelRecord, what: str, before: dict[str, float], now: dict[str, float]
 ) -> str | None:
-    """Held while no metric fell by ``performance_threshold`` below its level at the refusal."""
+    """Held while no judged metric (the primary one, when the baseline has it) fell by
+    ``performance_threshold`` below its level at the refusal."""
     from shared.evaluation import HIGHER_IS_BETTER
 
     common = [metric for metric in before if metric in now]

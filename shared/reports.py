@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.clock import utcnow
 from shared.enums import Task
-from shared.evaluation import default_primary_metric
+from shared.evaluation import primary_metric
 from shared.runtime import Runtime
 
 _STYLE = """
@@ -26,9 +26,7 @@ def report_data(runtime: Runtime, model_name: str, limit: int = 200) -> dict[str
     record = runtime.models.get(model_name)
     jobs = runtime.jobs.list(model_name, limit=limit)
     latest_check = next(iter(runtime.checks.list(model_name, limit=1)), None)
-    metric = record.config.primary_metric or default_primary_metric(
-        record.task or Task.CLASSIFICATION
-    )
+    metric, _ = primary_metric(record.config, record.task or Task.CLASSIFICATION)
     return {
         "model_name": model_name,
         "generated_at": utcnow().isoformat(),

@@ -27,7 +27,7 @@ from shared.datasets import (
 )
 from shared.enums import Task
 from shared.errors import RetrainingError
-from shared.evaluation import compute_metrics, default_primary_metric, metric_higher_is_better
+from shared.evaluation import compute_metrics, primary_metric
 from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
 from shared.modeling import TrainingPipeline, fit_model
@@ -108,7 +108,7 @@ def _train_and_decide(
     _beat(runtime, job)
     candidate = _train(runtime, record, frame, pipeline)
     _beat(runtime, job)
-    metric, higher = _primary_metric(record, candidate.task)
+    metric, higher = primary_metric(record.config, candidate.task)
     logger.info(
         "job %s: scores on the holdout: %s; champion %s",
         job.job_id,
@@ -192,7 +192,7 @@ def _train(
         )
         for name, rows in plan.candidates.items()
     }
-    metric, higher = _primary_metric(record, task)
+    metric, higher = primary_metric(record.config, task)
     kept = candidate_to_keep(
         {name: metrics for name, (_, metrics) in scored.items()},
         metric,
@@ -324,13 +324,6 @@ def _flat_params(pipeline: TrainingPipeline) -> dict[str, Any]:
     spec = pipeline.describe()
     estimator_params = spec.pop("params", {}) or {}
     return {**spec, **{f"estimator.{k}": v for k, v in estimator_params.items()}}
-
-
-def _primary_metric(record: ModelRecord, task: Task) -> tuple[str, bool]:
-    config = record.config
-    metric = config.primary_metric or default_primary_metric(task)
-    higher = config.primary_metric_higher_is_better
-    return metric, metric_higher_is_better(metric) if higher is None else higher
 
 
 def _record_outcome(

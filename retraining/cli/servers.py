@@ -48,7 +48,6 @@ def register(commands: Any) -> None:
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
 
-
     api = commands.add_parser(
         "api", help="the HTTP API (gunicorn; without REDIS_URL it runs the jobs itself)"
     )

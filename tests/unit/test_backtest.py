@@ -40,7 +40,7 @@ def result():
 
 def test_the_product_retrains_soon_after_the_change_and_recovers(result):
     product, never = result.runs[PRODUCT], result.runs[NEVER]
-    change_window = result._window_of(CHANGE)
+    change_window = result.window_of(CHANGE)
     assert [w for w in product.retrained if w < change_window] == []  # no false retraining
     (delay,) = result.detection_delays(product)
     assert delay is not None and delay <= 1
@@ -55,7 +55,7 @@ def test_the_baselines_run_on_the_same_windows(result):
     assert result.runs[NEVER].retrained == []
     assert result.runs[SCHEDULE].retrained == [3, 7]
     oracle = result.runs[ORACLE]
-    assert oracle.retrained[0] == result._window_of(CHANGE)  # 500 post-change rows seen
+    assert oracle.retrained[0] == result.window_of(CHANGE)  # 500 post-change rows seen
     assert result.mean_after_changes(oracle) >= result.mean_after_changes(result.runs[NEVER])
 
 

@@ -127,6 +127,26 @@ def test_performance_comes_before_concept_drift_which_comes_before_data_drift(ch
     assert "performance_degradation" not in without_metrics.reason
 
 
+def test_concept_drift_is_judged_on_the_primary_metric_when_the_baseline_has_it(champion):
+    current = make_churn_frame(300, seed=5)
+    initialize_monitors(champion, "churn", make_churn_frame(300, seed=3), None)
+    scored = run_check(champion, "churn", current).performance["concept"]["drops"]
+    now = {drop["metric"]: drop["current"] for drop in scored}
+    inflated_recall = {"accuracy": now["accuracy"], "recall": now["recall"] * 1.5}
+
+    initialize_monitors(champion, "churn", make_churn_frame(300, seed=3), inflated_recall)
+    judged = run_check(champion, "churn", current)
+    concept = judged.performance["concept"]
+    assert concept["judged_on"] == ["accuracy"] and concept["degraded"] == []
+    assert {d["metric"]: d["drop"] > 0.3 for d in concept["drops"]}["recall"]
+    assert judged.trigger is None and "accuracy" in judged.reason
+
+    initialize_monitors(champion, "churn", make_churn_frame(300, seed=3), {"recall": 1.0})
+    no_primary = run_check(champion, "churn", current)  # then every baseline metric counts
+    assert no_primary.performance["concept"]["degraded"] == ["recall"]
+    assert no_primary.trigger is RetrainingTrigger.CONCEPT_DRIFT
+
+
 @pytest.mark.parametrize(("labelled", "trigger"), [(99, "data_drift"), (100, "concept_drift")])
 def test_concept_drift_needs_min_samples_for_check_labelled_rows(champion, labelled, trigger):
     initialize_monitors(champion, "churn", make_churn_frame(300, seed=3), None)
