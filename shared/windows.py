@@ -5,7 +5,8 @@ order the loader returned them in (oldest first). When a champion exists, its er
 rows, in that order, form a stream. ADWIN (river's adaptive windowing detector, ``delta``
 below) decides whether that stream's mean changed, and roughly where: it confirms a change a
 little after it happens. ruptures' binary segmentation (one breakpoint, least squares) then
-places the change exactly, searching the stretch before ADWIN's cut. Two candidates are
+places the change to the row, searching 2,000 rows on each side of ADWIN's cut (a search
+that grew with the table would cost its square). Two candidates are
 trained and scored on the same, newest holdout:
 
 - the configured window (every labelled row in ``training_data_window_days``), and
@@ -38,6 +39,9 @@ if TYPE_CHECKING:  # scikit-learn only where a model is trained
 
 ADWIN_DELTA = 0.002  # river's default: a false detection on a stationary stream is rare
 _MIN_SEGMENT = 50  # rows on each side of a located change
+# Rows searched on each side of ADWIN's cut: its lag is far shorter, and the search costs the
+# square of the stretch, so it must not grow with the table.
+_LOCATE_REACH = 2_000
 _TOLERANCE = 1e-9  # float noise in a relative gain
 CONFIGURED = "configured_window"
 AFTER_CHANGE = "after_change"
@@ -127,14 +131,14 @@ def most_recent_change(
 
 def _locate(errors: np.ndarray, cut: int) -> int:
     """Where the change ADWIN confirmed at ``cut`` happened: one least-squares breakpoint in
-    the stretch before the cut (its detection lag) and after it."""
+    the stretch around the cut (its detection lag before it, as much after it), row-exact."""
     import ruptures
 
-    start = max(0, cut - max(1_000, 2 * (len(errors) - cut)))
-    segment = errors[start:].reshape(-1, 1)
+    start = max(0, cut - _LOCATE_REACH)
+    segment = errors[start : min(len(errors), cut + _LOCATE_REACH)].reshape(-1, 1)
     if len(segment) < 2 * _MIN_SEGMENT:
         return cut
-    found = ruptures.Binseg(model="l2", min_size=_MIN_SEGMENT, jump=5).fit(segment)
+    found = ruptures.Binseg(model="l2", min_size=_MIN_SEGMENT, jump=1).fit(segment)
     return start + found.predict(n_bkps=1)[0]
 
 

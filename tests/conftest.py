@@ -10,6 +10,11 @@ dropped at its end.
 from __future__ import annotations
 
 import os
+
+# One thread per fit, as `retrain worker` sets it: the machine runs tests, workers and servers
+# at once, and OpenMP threads spinning against each other turn seconds of training into minutes.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import shutil
 import uuid
 from collections.abc import Callable, Iterator

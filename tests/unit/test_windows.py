@@ -26,6 +26,15 @@ def test_the_most_recent_change_of_the_error_rate_is_found_near_where_it_happene
     assert change.error_after == pytest.approx(0.4, abs=0.03)
 
 
+def test_a_clean_change_is_located_to_the_row_however_long_the_stream():
+    # a model right before the change and wrong 2 times in 3 after it (STAGGER's switch):
+    # a row too late would leave min_training_samples - 1 rows after it
+    for before in (4_000, 200_000):
+        errors = np.concatenate([np.zeros(before), np.tile([1.0, 1.0, 0.0], 400)[:1_000]])
+        change = most_recent_change(errors)
+        assert change is not None and change.row == before
+
+
 def test_a_stationary_error_stream_has_no_change():
     rng = np.random.default_rng(1)
     assert most_recent_change((rng.uniform(size=20_000) < 0.15).astype(float)) is None
