@@ -14,6 +14,7 @@ from api.errors import problem_response
 from api.metrics import CONTENT_TYPE, render_metrics
 from api.openapi import Resp, hidden, operation
 from api.presenters import monitoring_out, schedule_out
+from api.routes.assets import ASSETS_URL
 from api.routes.common import html_response, json_response
 from api.schemas import (
     ComponentOut,
@@ -117,8 +118,10 @@ def metrics():
 @hidden
 @operation(tag="system", access=Access.PUBLIC, responses={})
 def docs():
-    """This API's documentation, as one HTML page"""
-    return html_response(render_docs(current_app.spec))
+    """This API's documentation: Swagger UI, from this API's own files"""
+    info = current_app.spec.get("info", {})
+    title = f"{info.get('title', 'API')} {info.get('version', '')}".strip()
+    return html_response(render_docs(title, "/openapi.json", ASSETS_URL), scripts=True)
 
 
 def _components(ctx: ApiContext) -> tuple[ComponentOut, ComponentOut]:

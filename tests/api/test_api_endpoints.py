@@ -196,7 +196,7 @@ def test_report_html_links_the_stored_checks_and_json_on_request(trained):
     assert html.status_code == 200 and html.content_type.startswith("text/html")
     text = html.get_data(as_text=True)
     assert trained["job"]["job_id"] in text
-    assert "/retraining/churn/checks/" in text and "/report'" in text
+    assert "/retraining/churn/checks/" in text and '/report">Evidently report' in text
     assert "file://" not in text
     data = client.get("/retraining/churn/report", headers={"Accept": "application/json"})
     assert data.content_type == "application/json"
