@@ -103,15 +103,17 @@ def readyz():
     responses={
         200: Resp(
             None,
-            "Prometheus text format: jobs by status and trigger, job and check durations, "
-            "drift scores, promotions, predictions.",
+            "Prometheus text format: finished jobs by status and trigger, checks by outcome, "
+            "active jobs and checks, job and check durations, drift scores, promotions and "
+            "refusals, predictions, and this API's requests (the names: docs/api.md).",
             content_type="text/plain",
         )
     },
 )
 def metrics():
     """Prometheus metrics"""
-    return Response(render_metrics(context().runtime), mimetype=None, content_type=CONTENT_TYPE)
+    body = render_metrics(context().runtime, current_app.extensions.get("retraining_requests"))
+    return Response(body, mimetype=None, content_type=CONTENT_TYPE)
 
 
 @bp.get("/docs")

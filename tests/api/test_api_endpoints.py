@@ -218,12 +218,14 @@ def test_status_and_metrics(trained):
     metrics = client.get("/metrics")
     assert metrics.content_type.startswith("text/plain")
     text = metrics.get_data(as_text=True)
-    assert 'retraining_jobs{model="churn",status="completed",trigger="manual"} 1' in text
-    assert 'retraining_job_duration_seconds_count{model="churn",status="completed"} 1' in text
-    assert 'retraining_promotions_total{model="churn"} 1' in text
+    assert 'retraining_jobs_total{model="churn",status="completed",trigger="manual"} 1.0' in text
+    assert 'retraining_job_duration_seconds_count{model="churn",status="completed"} 1.0' in text
+    assert 'retraining_promotions_total{model="churn"} 1.0' in text
+    assert 'retraining_jobs_active{model="churn",status="running"}' in text
+    assert 'retraining_http_requests_total{method="GET",route="/retraining/status"' in text
     assert 'retraining_drift_score{model="churn"}' in text
     assert "retraining_check_duration_seconds_bucket" in text
-    assert 'retraining_champion_info{model="churn",version="1"} 1' in text
+    assert 'retraining_champion_info{model="churn",version="1"} 1.0' in text
 
 
 def test_health_probes(trained):
