@@ -240,6 +240,7 @@ def champion_vs_challenger(jobs: list[dict[str, Any]], metric: str) -> Figure | 
     layout = {
         **_LAYOUT,
         "barmode": "group",
+        "bargap": 0.4 if len(compared) > 2 else 0.6,  # a lone pair stays bar-shaped
         "title": {"text": f"Challenger against champion ({metric}); green: promoted"},
         "xaxis": {"tickmode": "array", "tickvals": x, "ticktext": labels},
         "yaxis": {"title": {"text": metric}},
