@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test services lint format clean
+.PHONY: install demo test services browser lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ demo: install
 services:
 	bash scripts/ensure_services.sh
 
-test: install services
+browser:
+	bash scripts/ensure_browser.sh
+
+test: install services browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

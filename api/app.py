@@ -11,6 +11,7 @@ from flask import Response
 from api.auth import Access, authorize_request
 from api.context import ApiContext, PublisherFactory
 from api.errors import register_error_handlers
+from api.metrics import RequestMetrics
 from api.openapi import complete_spec
 from api.routes import register_routes
 from api.settings import ApiSettings
@@ -60,6 +61,8 @@ def create_app(
     app.spec_processor(lambda spec: complete_spec(app, spec))
     app.before_request(lambda: authorize_request(api_settings))
     app.after_request(_common_headers)
+    app.extensions["retraining_requests"] = metrics = RequestMetrics()
+    metrics.install(app)
     return app
 
 

@@ -1,98 +1,257 @@
-"""``/metrics`` in Prometheus' text format, computed from the database at each scrape.
+"""``/metrics`` with prometheus_client.
 
-Every number comes from the job, check, event and prediction tables, so all API processes
-and workers are counted, whichever of them did the work.
+The retraining work runs in other processes (Celery workers on other hosts, or this API's
+threads), so its numbers are read from the database at each scrape by a custom collector:
+counters count terminal rows and events (facts that only accumulate), histograms cover every
+finished row, gauges say what is active now. Every API process answers the same numbers.
+
+This process's own request metrics use prometheus_client's multiprocess mode when
+``PROMETHEUS_MULTIPROC_DIR`` is set (``retrain api`` sets it for its gunicorn workers), so a
+scrape landing on any worker counts the requests of all of them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime
+import os
+import time
+from collections.abc import Iterator
 
 import sqlalchemy as sa
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 from shared.db.schema import checks, events, jobs, models, predictions
+from shared.enums import ACTIVE_STATUSES, Status
 from shared.runtime import Runtime
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 CHECK_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
-_RECENT_ROWS = 10_000  # durations are taken from this many most recent jobs / checks
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_ACTIVE = sorted(str(status) for status in ACTIVE_STATUSES)
+_TERMINAL = [str(status) for status in Status if status.is_terminal]
 
 
-def render_metrics(runtime: Runtime) -> str:
-    out: list[str] = []
-    with runtime.engine.connect() as connection:
-        _jobs(connection, out)
-        _checks(connection, out)
-        _drift(connection, out)
-        _promotions(connection, out)
-        _models(connection, out)
-        _predictions(connection, out)
-    return "\n".join(out) + "\n"
+def render_metrics(runtime: Runtime, requests: RequestMetrics | None = None) -> bytes:
+    """One scrape: the database's numbers, then this API's requests (all its processes)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(runtime))
+    if requests is not None:
+        requests.register_on(registry)
+    return _generate_latest(registry)
 
 
-def _jobs(connection, out: list[str]) -> None:
-    rows = connection.execute(
-        sa.select(jobs.c.model_name, jobs.c.status, jobs.c.trigger, sa.func.count()).group_by(
-            jobs.c.model_name, jobs.c.status, jobs.c.trigger
+class RequestMetrics:
+    """Requests served by this API, by method, route and status, and their durations."""
+
+    def __init__(self) -> None:
+        # registry=None: collected per scrape (from the multiprocess files when in that mode)
+        self.total = Counter(
+            "retraining_http_requests",
+            "HTTP requests served by the API, by method, route and status.",
+            ["method", "route", "status"],
+            registry=None,
         )
-    ).all()
-    _header(out, "retraining_jobs", "gauge", "Retraining jobs by model, status and trigger.")
+        self.duration = Histogram(
+            "retraining_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route.",
+            ["method", "route"],
+            buckets=REQUEST_BUCKETS,
+            registry=None,
+        )
+
+    def install(self, app: Flask) -> None:
+        app.before_request(self._start)
+        app.after_request(self._observe)
+
+    def register_on(self, registry: CollectorRegistry) -> None:
+        if os.environ.get(MULTIPROC_ENV):
+            from prometheus_client import multiprocess
+
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry.register(self.total)
+            registry.register(self.duration)
+
+    @staticmethod
+    def _start() -> None:
+        g.metrics_started = time.perf_counter()
+
+    def _observe(self, response: Response) -> Response:
+        started = g.pop("metrics_started", None)
+        # the route's pattern, not the path: one series per endpoint whatever the model name
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        self.total.labels(request.method, route, str(response.status_code)).inc()
+        if started is not None:
+            self.duration.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
+
+
+class DatabaseCollector(Collector):
+    """The retraining metrics, read from the job, check, event and prediction tables."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        with self.runtime.engine.connect() as connection:
+            names = [row[0] for row in connection.execute(sa.select(models.c.name))]
+            yield from _jobs(connection, names)
+            yield from _checks(connection, names)
+            yield from _promotions(connection)
+            yield from _drift(connection)
+            yield from _models(connection)
+            yield from _predictions(connection)
+
+
+def _seconds(connection, start: sa.ColumnElement, end: sa.ColumnElement) -> sa.ColumnElement:
+    """``end - start`` in seconds, in SQL (so a scrape reads aggregates, not every row)."""
+    if connection.dialect.name == "sqlite":
+        return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
+    return sa.extract("epoch", end - start)
+
+
+def _histogram(
+    connection,
+    name: str,
+    help_text: str,
+    table: sa.Table,
+    labels: list[sa.Column],
+    start: sa.Column,
+    end: sa.Column,
+    buckets: tuple[float, ...],
+) -> HistogramMetricFamily:
+    seconds = _seconds(connection, start, end)
+    seconds = sa.case((seconds < 0, 0.0), else_=seconds)  # clocks of two hosts
+    query = (
+        sa.select(
+            *labels,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(seconds), 0.0),
+            *(sa.func.sum(sa.case((seconds <= bound, 1), else_=0)) for bound in buckets),
+        )
+        .where(start.is_not(None), end.is_not(None))
+        .group_by(*labels)
+    )
+    family = HistogramMetricFamily(name, help_text, labels=["model", *[c.name for c in labels[1:]]])
+    for row in connection.execute(query):
+        values = [str(v) for v in row[: len(labels)]]
+        count, total, cumulative = row[len(labels)], row[len(labels) + 1], row[len(labels) + 2 :]
+        counts = [(repr(float(b)), int(n or 0)) for b, n in zip(buckets, cumulative, strict=True)]
+        family.add_metric(values, buckets=[*counts, ("+Inf", int(count))], sum_value=float(total))
+    return family
+
+
+def _jobs(connection, names: list[str]) -> Iterator[Metric]:
+    finished = CounterMetricFamily(
+        "retraining_jobs",
+        "Retraining jobs finished, by model, final status and trigger.",
+        labels=["model", "status", "trigger"],
+    )
+    rows = connection.execute(
+        sa.select(jobs.c.model_name, jobs.c.status, jobs.c.trigger, sa.func.count())
+        .where(jobs.c.status.in_(_TERMINAL))
+        .group_by(jobs.c.model_name, jobs.c.status, jobs.c.trigger)
+    )
     for model, status, trigger, count in rows:
-        out.append(_sample("retraining_jobs", count, model=model, status=status, trigger=trigger))
-    durations = connection.execute(
-        sa.select(jobs.c.model_name, jobs.c.status, jobs.c.start_time, jobs.c.end_time)
-        .where(jobs.c.start_time.is_not(None), jobs.c.end_time.is_not(None))
-        .order_by(jobs.c.created_at.desc())
-        .limit(_RECENT_ROWS)
-    ).all()
-    _histogram(
-        out,
+        finished.add_metric([model, status, trigger], count)
+    yield finished
+    yield _active(connection, jobs, "retraining_jobs_active", "Retraining jobs", names)
+    yield _histogram(
+        connection,
         "retraining_job_duration_seconds",
-        "Duration of finished retraining jobs (training, scoring, logging).",
+        "Duration of finished retraining jobs (loading, training, scoring, logging).",
+        jobs,
+        [jobs.c.model_name, jobs.c.status],
+        jobs.c.start_time,
+        jobs.c.end_time,
         JOB_BUCKETS,
-        ((dict(model=m, status=s), _seconds(a, b)) for m, s, a, b in durations),
     )
 
 
-def _checks(connection, out: list[str]) -> None:
+def _checks(connection, names: list[str]) -> Iterator[Metric]:
+    finished = CounterMetricFamily(
+        "retraining_checks",
+        "Checks finished, by model and outcome: retrain (retraining needed), no_retrain, failed.",
+        labels=["model", "outcome"],
+    )
+    outcome = sa.case(
+        (checks.c.status == str(Status.FAILED), "failed"),
+        (checks.c.needs_retraining.is_(True), "retrain"),
+        else_="no_retrain",
+    )
     rows = connection.execute(
-        sa.select(
-            checks.c.model_name, checks.c.status, checks.c.needs_retraining, sa.func.count()
-        ).group_by(checks.c.model_name, checks.c.status, checks.c.needs_retraining)
-    ).all()
-    _header(out, "retraining_checks_total", "counter", "Checks by model, status and verdict.")
-    for model, status, needs, count in rows:
-        out.append(
-            _sample(
-                "retraining_checks_total",
-                count,
-                model=model,
-                status=status,
-                needs_retraining=str(bool(needs)).lower(),
-            )
-        )
-    durations = connection.execute(
-        sa.select(checks.c.model_name, checks.c.started_at, checks.c.completed_at)
-        .where(checks.c.started_at.is_not(None), checks.c.completed_at.is_not(None))
-        .order_by(checks.c.created_at.desc())
-        .limit(_RECENT_ROWS)
-    ).all()
-    _histogram(
-        out,
+        sa.select(checks.c.model_name, outcome, sa.func.count())
+        .where(checks.c.status.in_(_TERMINAL))
+        .group_by(checks.c.model_name, outcome)
+    )
+    for model, label, count in rows:
+        finished.add_metric([model, label], count)
+    yield finished
+    yield _active(connection, checks, "retraining_checks_active", "Checks", names)
+    yield _histogram(
+        connection,
         "retraining_check_duration_seconds",
         "Duration of checks run by a worker (data loading, drift and performance tests).",
+        checks,
+        [checks.c.model_name],
+        checks.c.started_at,
+        checks.c.completed_at,
         CHECK_BUCKETS,
-        ((dict(model=m), _seconds(a, b)) for m, a, b in durations),
     )
 
 
-def _drift(connection, out: list[str]) -> None:
+def _active(connection, table: sa.Table, name: str, what: str, names: list[str]) -> Metric:
+    """Pending and running rows now, 0 included (so the series does not vanish)."""
+    gauge = GaugeMetricFamily(
+        name, f"{what} pending or running now, by model and status.", labels=["model", "status"]
+    )
+    counts = {(model, status): 0 for model in names for status in _ACTIVE}
+    rows = connection.execute(
+        sa.select(table.c.model_name, table.c.status, sa.func.count())
+        .where(table.c.status.in_(_ACTIVE))
+        .group_by(table.c.model_name, table.c.status)
+    )
+    for model, status, count in rows:
+        counts[(model, status)] = count
+    for (model, status), count in sorted(counts.items()):
+        gauge.add_metric([model, status], count)
+    return gauge
+
+
+def _promotions(connection) -> Iterator[Metric]:
+    promoted = CounterMetricFamily(
+        "retraining_promotions", "Champion promotions, by model.", labels=["model"]
+    )
+    refused = CounterMetricFamily(
+        "retraining_promotions_refused",
+        "Retrained models not promoted (not better by the margin, or auto_promote off).",
+        labels=["model"],
+    )
+    rows = connection.execute(
+        sa.select(events.c.model_name, events.c.kind, sa.func.count())
+        .where(events.c.kind.in_(["promotion", "promotion_refused"]))
+        .group_by(events.c.model_name, events.c.kind)
+    )
+    for model, kind, count in rows:
+        (promoted if kind == "promotion" else refused).add_metric([model], count)
+    yield promoted
+    yield refused
+
+
+def _drift(connection) -> Iterator[Metric]:
     latest = (
         sa.select(checks.c.model_name, sa.func.max(checks.c.created_at).label("at"))
-        .where(checks.c.status == "completed", checks.c.drift_share.is_not(None))
+        .where(checks.c.status == str(Status.COMPLETED), checks.c.drift_share.is_not(None))
         .group_by(checks.c.model_name)
         .subquery()
     )
@@ -102,112 +261,58 @@ def _drift(connection, out: list[str]) -> None:
             sa.and_(checks.c.model_name == latest.c.model_name, checks.c.created_at == latest.c.at),
         )
     ).all()
-    _header(out, "retraining_drift_score", "gauge", "Share of drifted columns, latest check.")
-    for model, share, _ in rows:
-        out.append(_sample("retraining_drift_score", share, model=model))
-    _header(
-        out, "retraining_column_drift_score", "gauge", "Per-column drift test score, latest check."
+    share = GaugeMetricFamily(
+        "retraining_drift_score", "Share of drifted columns, latest check.", labels=["model"]
     )
-    for model, _, drift in rows:
+    column_score = GaugeMetricFamily(
+        "retraining_column_drift_score",
+        "Per-column drift test score, latest check.",
+        labels=["model", "column", "drifted"],
+    )
+    for model, value, drift in rows:
+        share.add_metric([model], value)
         for column in (drift or {}).get("columns") or []:
             if isinstance(column.get("score"), int | float):
-                out.append(
-                    _sample(
-                        "retraining_column_drift_score",
-                        column["score"],
-                        model=model,
-                        column=column["column"],
-                        drifted=str(bool(column.get("drifted"))).lower(),
-                    )
-                )
+                drifted = str(bool(column.get("drifted"))).lower()
+                column_score.add_metric([model, column["column"], drifted], column["score"])
+    yield share
+    yield column_score
 
 
-def _promotions(connection, out: list[str]) -> None:
-    rows = connection.execute(
-        sa.select(events.c.model_name, events.c.kind, sa.func.count())
-        .where(events.c.kind.in_(["promotion", "promotion_refused"]))
-        .group_by(events.c.model_name, events.c.kind)
-    ).all()
-    _header(out, "retraining_promotions_total", "counter", "Champion promotions by model.")
-    for model, kind, count in rows:
-        if kind == "promotion":
-            out.append(_sample("retraining_promotions_total", count, model=model))
-    _header(
-        out,
-        "retraining_promotions_refused_total",
-        "counter",
-        "Retrained models not promoted (not better by the margin, or auto_promote off).",
-    )
-    for model, kind, count in rows:
-        if kind == "promotion_refused":
-            out.append(_sample("retraining_promotions_refused_total", count, model=model))
-
-
-def _models(connection, out: list[str]) -> None:
+def _models(connection) -> Iterator[Metric]:
     rows = connection.execute(
         sa.select(models.c.name, models.c.champion_version, models.c.monitoring_interval_seconds)
     ).all()
-    _header(out, "retraining_champion_info", "gauge", "The champion version of each model.")
-    for name, version, _ in rows:
+    champion = GaugeMetricFamily(
+        "retraining_champion_info",
+        "The champion version of each model.",
+        labels=["model", "version"],
+    )
+    monitoring = GaugeMetricFamily(
+        "retraining_monitoring_active", "1 when continuous monitoring is on.", labels=["model"]
+    )
+    for name, version, interval in rows:
         if version is not None:
-            out.append(_sample("retraining_champion_info", 1, model=name, version=version))
-    _header(out, "retraining_monitoring_active", "gauge", "1 when continuous monitoring is on.")
-    for name, _, interval in rows:
-        out.append(_sample("retraining_monitoring_active", int(bool(interval)), model=name))
+            champion.add_metric([name, version], 1)
+        monitoring.add_metric([name], int(bool(interval)))
+    yield champion
+    yield monitoring
 
 
-def _predictions(connection, out: list[str]) -> None:
+def _predictions(connection) -> Iterator[Metric]:
+    served = CounterMetricFamily(
+        "retraining_predictions", "Predictions served, by model.", labels=["model"]
+    )
+    labelled = CounterMetricFamily(
+        "retraining_predictions_labelled", "Predictions with an outcome.", labels=["model"]
+    )
     rows = connection.execute(
         sa.select(
             predictions.c.model_name, sa.func.count(), sa.func.count(predictions.c.outcome_at)
         ).group_by(predictions.c.model_name)
-    ).all()
-    _header(out, "retraining_predictions_total", "counter", "Predictions served, by model.")
-    for model, total, _ in rows:
-        out.append(_sample("retraining_predictions_total", total, model=model))
-    _header(out, "retraining_predictions_labelled_total", "counter", "Predictions with an outcome.")
-    for model, _, labelled in rows:
-        out.append(_sample("retraining_predictions_labelled_total", labelled, model=model))
-
-
-def _histogram(
-    out: list[str],
-    name: str,
-    help_text: str,
-    buckets: tuple[float, ...],
-    observations: Iterable[tuple[dict[str, str], float]],
-) -> None:
-    series: dict[tuple, list[float]] = defaultdict(list)
-    for labels, value in observations:
-        series[tuple(sorted(labels.items()))].append(value)
-    _header(out, name, "histogram", help_text)
-    for key, values in sorted(series.items()):
-        labels = dict(key)
-        for bound in buckets:
-            count = sum(v <= bound for v in values)
-            out.append(_sample(f"{name}_bucket", count, **labels, le=_number(bound)))
-        out.append(_sample(f"{name}_bucket", len(values), **labels, le="+Inf"))
-        out.append(_sample(f"{name}_sum", sum(values), **labels))
-        out.append(_sample(f"{name}_count", len(values), **labels))
-
-
-def _header(out: list[str], name: str, kind: str, help_text: str) -> None:
-    out.append(f"# HELP {name} {help_text}")
-    out.append(f"# TYPE {name} {kind}")
-
-
-def _sample(name: str, value: float, **labels: object) -> str:
-    text = ",".join(f'{key}="{_escape(str(val))}"' for key, val in labels.items())
-    return f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
-def _seconds(start: datetime, end: datetime) -> float:
-    return max((end - start).total_seconds(), 0.0)
+    )
+    for model, total, with_outcome in rows:
+        served.add_metric([model], total)
+        labelled.add_metric([model], with_outcome)
+    yield served
+    yield labelled

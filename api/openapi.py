@@ -27,6 +27,9 @@ DESCRIPTION = """\
 Automated retraining of scikit-learn models: configure a model, initialize its monitors,
 check it for drift and degradation, retrain it, follow its jobs, serve its champion.
 
+To try an endpoint here: **Authorize** with your bearer token (when the server has tokens),
+open the endpoint, then **Try it out**.
+
 **Asynchronous work.** Retrainings and checks run on workers (Celery with `REDIS_URL`, else
 threads inside this API process), never inside a request:
 
@@ -44,10 +47,10 @@ threads inside this API process), never inside a request:
 
 **Authentication.** With tokens configured (`RETRAINING_API_TOKENS`,
 `RETRAINING_API_TOKENS_FILE`) send `Authorization: Bearer <token>`: every endpoint needs one
-except `/healthz`, `/readyz`, `/openapi.json` and `/docs`; reads need none when
-`RETRAINING_API_OPEN_READS=true`; read-only tokens (`ro:`) read and run checks only (403
-otherwise). Without tokens (the local default) nothing is checked and the server listens on
-loopback only.
+except `/healthz`, `/readyz`, `/openapi.json`, `/docs` and the pages' files under `/assets`;
+reads need none when `RETRAINING_API_OPEN_READS=true`; read-only tokens (`ro:`) read and run
+checks only (403 otherwise). Without tokens (the local default) nothing is checked and the
+server listens on loopback only.
 """
 
 _ERROR_DESCRIPTIONS = {

@@ -3,6 +3,8 @@
 Without tokens it listens on loopback only and says that authentication is off; asked to
 listen elsewhere without tokens it refuses unless ``insecure`` is given. Each worker opens its
 database engine after the fork, and (embedded mode) starts its job threads and dispatcher.
+The workers share their request metrics through prometheus_client's multiprocess mode, in
+``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory unless set; emptied at start).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -82,6 +87,7 @@ def serve(
         workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if settings.distributed else 1))
     logger.info("retrain api on http://%s:%s: %s mode, %d worker(s)", host, port, mode, workers)
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    metrics_dir = _multiprocess_metrics_dir()
     _Server(
         {
             "bind": bind,
@@ -95,11 +101,29 @@ def serve(
             "loglevel": log_level,
             "post_worker_init": _post_worker_init,
             "worker_exit": _worker_exit,
+            "child_exit": _child_exit,
             "control_socket_disable": True,  # gunicorn >= 25: no shared socket under ~
         },
         publisher_factory,
     ).run()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _multiprocess_metrics_dir() -> Path | None:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports prometheus_client (it reads
+    the variable at import); returns the directory when it was made here (removed at exit)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # counts of an earlier run would add up
+            stale.unlink()
+        return None
+    made = Path(tempfile.mkdtemp(prefix="retrain-api-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
+    return made
 
 
 def _post_worker_init(worker: Any) -> None:
@@ -110,6 +134,12 @@ def _worker_exit(_server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None:
         app.extensions["retraining"].close(wait=False)
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its live gauges go; its counts stay
 
 
 class _Server(BaseApplication):

@@ -31,10 +31,14 @@ def json_response(
     return response
 
 
-def html_response(html: str, status: int = 200) -> Response:
+def html_response(html: str, status: int = 200, *, scripts: bool = False) -> Response:
     response = Response(html, status=status, mimetype="text/html")
-    # our pages are static HTML: no script, no outside resource
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    )
+    # nothing from another host; scripts (when the page has any) only from /assets
+    policy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    if scripts:
+        policy = (
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:"
+        )
+    response.headers["Content-Security-Policy"] = policy
     return response

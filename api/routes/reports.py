@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from apiflask import APIBlueprint
 from flask import request
 
@@ -11,6 +9,7 @@ from api.auth import Access
 from api.context import context
 from api.openapi import Resp, operation
 from api.presenters import check_out
+from api.routes.assets import ASSETS_URL
 from api.routes.common import get_model, html_response, json_response
 from api.schemas import CheckOut, JobOut, ReportOut
 from shared.reports import render_html, report_data
@@ -38,12 +37,17 @@ def report(model_name: str):
     get_model(model_name)
     runtime = context().runtime
     data = report_data(runtime, model_name)
-    checks = [check_out(c) for c in runtime.checks.list(model_name, _RECENT_CHECKS)]
     wanted = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
     if wanted == "application/json":
+        checks = [check_out(c) for c in runtime.checks.list(model_name, _RECENT_CHECKS)]
         return json_response(_report_out(model_name, data, checks))
-    html = render_html(data)  # over HTTP, the checks section links each report's endpoint
-    return html_response(html.replace("</body>", _checks_section(checks) + "</body>", 1))
+    links = {}  # over HTTP, each check links its report's endpoint
+    for record in runtime.checks.list(model_name, len(data["checks"]) or 1):
+        href = check_out(record).links.get("report")
+        if href:
+            links[record.check_id] = href
+    html = render_html(data, check_links=links, asset_base=ASSETS_URL)
+    return html_response(html, scripts=True)
 
 
 def _report_out(model_name: str, data: dict, checks: list[CheckOut]) -> ReportOut:
@@ -68,25 +72,4 @@ def _report_out(model_name: str, data: dict, checks: list[CheckOut]) -> ReportOu
             "self": f"/retraining/{model_name}/report",
             "jobs": f"/retraining/{model_name}/jobs",
         },
-    )
-
-
-def _checks_section(checks: list[CheckOut]) -> str:
-    if not checks:
-        return "<h2>Checks</h2><p>No check yet.</p>"
-    rows = "".join(
-        f"<tr><td>{escape(c.created_at.isoformat())}</td><td>{escape(c.status)}</td>"
-        f"<td>{'' if c.drift_score is None else f'{c.drift_score:.2f}'}</td>"
-        f"<td>{escape(c.reason)}</td><td>"
-        + (
-            f"<a href='{escape(c.links['report'])}'>Evidently report</a>"
-            if "report" in c.links
-            else ""
-        )
-        + "</td></tr>"
-        for c in checks
-    )
-    return (
-        "<h2>Checks (newest first)</h2><table><tr><th>when</th><th>status</th>"
-        f"<th>drift score</th><th>reason</th><th>report</th></tr>{rows}</table>"
     )

@@ -14,6 +14,7 @@ from api.errors import problem_response
 from api.metrics import CONTENT_TYPE, render_metrics
 from api.openapi import Resp, hidden, operation
 from api.presenters import monitoring_out, schedule_out
+from api.routes.assets import ASSETS_URL
 from api.routes.common import html_response, json_response
 from api.schemas import (
     ComponentOut,
@@ -102,23 +103,27 @@ def readyz():
     responses={
         200: Resp(
             None,
-            "Prometheus text format: jobs by status and trigger, job and check durations, "
-            "drift scores, promotions, predictions.",
+            "Prometheus text format: finished jobs by status and trigger, checks by outcome, "
+            "active jobs and checks, job and check durations, drift scores, promotions and "
+            "refusals, predictions, and this API's requests (the names: docs/api.md).",
             content_type="text/plain",
         )
     },
 )
 def metrics():
     """Prometheus metrics"""
-    return Response(render_metrics(context().runtime), mimetype=None, content_type=CONTENT_TYPE)
+    body = render_metrics(context().runtime, current_app.extensions.get("retraining_requests"))
+    return Response(body, mimetype=None, content_type=CONTENT_TYPE)
 
 
 @bp.get("/docs")
 @hidden
 @operation(tag="system", access=Access.PUBLIC, responses={})
 def docs():
-    """This API's documentation, as one HTML page"""
-    return html_response(render_docs(current_app.spec))
+    """This API's documentation: Swagger UI, from this API's own files"""
+    info = current_app.spec.get("info", {})
+    title = f"{info.get('title', 'API')} {info.get('version', '')}".strip()
+    return html_response(render_docs(title, "/openapi.json", ASSETS_URL), scripts=True)
 
 
 def _components(ctx: ApiContext) -> tuple[ComponentOut, ComponentOut]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -87,8 +88,17 @@ class ApiOperator:
     def report(self, model: str, output: Path | None) -> Path:
         _, page = self._request("GET", f"{_model(model)}/report", accept="text/html")
         path = output or Path(f"{model}-report.html")
-        path.write_bytes(page)
+        path.write_bytes(self._inline_scripts(page))
         return path.resolve()
+
+    def _inline_scripts(self, page: bytes) -> bytes:
+        """The page with the API's scripts (plotly.js, ...) inline: the file opens offline."""
+
+        def inline(match: re.Match[bytes]) -> bytes:
+            _, script = self._request("GET", match.group(1).decode(), accept="*/*")
+            return b"<script>" + script + b"</script>"
+
+        return re.sub(rb'<script src="(/assets/[\w./-]+\.js)"></script>', inline, page)
 
     # -- HTTP ----------------------------------------------------------------------------
 

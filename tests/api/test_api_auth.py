@@ -63,7 +63,7 @@ def test_read_only_token_reads_but_cannot_change(secured):
 
 
 def test_public_endpoints_need_no_token(secured):
-    for url in ("/healthz", "/readyz", "/openapi.json", "/docs"):
+    for url in ("/healthz", "/readyz", "/openapi.json", "/docs", "/assets/plotly.min.js"):
         assert secured.get(url).status_code == 200, url
 
 

@@ -4,6 +4,7 @@ bounded schemathesis run (no 5xx; every response as documented)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,12 +100,28 @@ def test_openapi_31_describes_every_endpoint(client):
     assert spec["paths"]["/healthz"]["get"]["security"] == []
 
 
-def test_docs_page_is_served_locally(client):
+def test_docs_page_is_swagger_ui_from_local_assets(client):
     response = client.get("/docs")
     assert response.status_code == 200 and response.content_type.startswith("text/html")
     page = response.get_data(as_text=True)
-    assert "/retraining/{model_name}/trigger" in page
-    assert "<script" not in page and "https://" not in page and "http://" not in page
+    assert "https://" not in page and "http://" not in page  # no other host
+    assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', page)
+    assert {
+        "/assets/swagger-ui/swagger-ui-bundle.js",
+        "/assets/swagger-ui/swagger-ui.css",
+        "/assets/docs.js",
+    } <= set(assets)
+    for url in assets:
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert asset.content_length > 100 and "max-age" in asset.headers["Cache-Control"]
+    assert 'data-spec-url="/openapi.json"' in page
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    script = client.get("/assets/docs.js").get_data(as_text=True)
+    assert "persistAuthorization: true" in script  # the bearer token under "Authorize"
+    assert client.get("/assets/../api/app.py").status_code == 404
+    assert client.get("/assets/swagger-ui/LICENSE").status_code == 404  # only what pages use
 
 
 def _contract_app():

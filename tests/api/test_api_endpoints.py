@@ -196,7 +196,7 @@ def test_report_html_links_the_stored_checks_and_json_on_request(trained):
     assert html.status_code == 200 and html.content_type.startswith("text/html")
     text = html.get_data(as_text=True)
     assert trained["job"]["job_id"] in text
-    assert "/retraining/churn/checks/" in text and "/report'" in text
+    assert "/retraining/churn/checks/" in text and '/report">Evidently report' in text
     assert "file://" not in text
     data = client.get("/retraining/churn/report", headers={"Accept": "application/json"})
     assert data.content_type == "application/json"
@@ -218,12 +218,14 @@ def test_status_and_metrics(trained):
     metrics = client.get("/metrics")
     assert metrics.content_type.startswith("text/plain")
     text = metrics.get_data(as_text=True)
-    assert 'retraining_jobs{model="churn",status="completed",trigger="manual"} 1' in text
-    assert 'retraining_job_duration_seconds_count{model="churn",status="completed"} 1' in text
-    assert 'retraining_promotions_total{model="churn"} 1' in text
+    assert 'retraining_jobs_total{model="churn",status="completed",trigger="manual"} 1.0' in text
+    assert 'retraining_job_duration_seconds_count{model="churn",status="completed"} 1.0' in text
+    assert 'retraining_promotions_total{model="churn"} 1.0' in text
+    assert 'retraining_jobs_active{model="churn",status="running"}' in text
+    assert 'retraining_http_requests_total{method="GET",route="/retraining/status"' in text
     assert 'retraining_drift_score{model="churn"}' in text
     assert "retraining_check_duration_seconds_bucket" in text
-    assert 'retraining_champion_info{model="churn",version="1"} 1' in text
+    assert 'retraining_champion_info{model="churn",version="1"} 1.0' in text
 
 
 def test_health_probes(trained):

@@ -200,6 +200,8 @@ def test_the_main_commands_through_the_api(api, tmp_path):
     output = tmp_path / "served.html"
     report = as_json("report", "served", "--output", str(output), *at, env=env)
     assert Path(report["path"]) == output and job["job_id"] in output.read_text()
+    assert '<script src="/assets' not in output.read_text()  # plotly.js inline: opens offline
+    assert "Plotly.newPlot" in output.read_text()
 
     status = as_json("status", *at, env=env)
     assert status["mode"] == "embedded" and status["jobs"]["completed"] == 1

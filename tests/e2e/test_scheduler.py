@@ -254,7 +254,7 @@ def test_the_report_names_every_job_and_plots_the_metric(trained):
     with open(path, encoding="utf-8") as report:
         html = report.read()
     assert path.endswith(".html")
-    assert "<svg" in html
+    assert '<div class="chart" id="metric-over-time">' in html and "Plotly.newPlot" in html
     for job in scheduler.get_job_history():
         assert job["job_id"] in html
     assert first.job_id in html and second.job_id in html

@@ -599,6 +599,6 @@ def test_metrics(ns):
     assert 0.5 < ns["avg_improvement"] < 1.0
     with open(ns["report_path"], encoding="utf-8") as report:
         html = report.read()
-    assert "<svg" in html
+    assert '<div class="chart" id="metric-over-time">' in html and "Plotly.newPlot" in html
     for job in scheduler.get_job_history(limit=50):
         assert job["job_id"] in html

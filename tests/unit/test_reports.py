@@ -1,6 +1,7 @@
-"""The model's HTML report: every job by id, the metric plot, the latest check, no raw HTML
-from user-supplied text."""
+"""The model's HTML report: every job by id, the charts' figures (dates, promotions, drift
+heat map), the latest verdict and links to every check's page, no raw HTML from user text."""
 
+import json
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from shared.checks import CheckRecord
 from shared.clock import utcnow
 from shared.config import RetrainingConfig
 from shared.enums import RetrainingTrigger, Task
-from shared.reports import render_html, report_data, write_model_report
+from shared.reports import asset_text, render_html, report_data, write_model_report
 
 EVIL = "<script>alert('x')</script>"
 
@@ -92,31 +93,136 @@ def test_the_report_is_a_file_naming_every_job_newest_first(runtime, history):
     assert positions == sorted(positions, reverse=True)  # newest first
 
 
-def test_the_report_plots_completed_jobs_and_marks_promotions(runtime, history):
-    html = render_html(report_data(runtime, "churn"))
-    svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
-    assert svg.count("<circle") == 3  # the failed job has no metric to plot
-    assert svg.count("fill='#1b5e20'") == 2  # promoted models are green
-    assert "0.86" in svg and "0.8" in svg
-    assert "<h2>accuracy over retrainings</h2>" in html
+def charts_of(html: str) -> dict:
+    """The figures the page hands to plotly.js (its JSON data block)."""
+    block = re.search(r'<script type="application/json" id="report-charts">(.*?)</script>', html)
+    return json.loads(block.group(1))
+
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+def test_the_metric_is_plotted_by_date_with_promotions_and_refusals_marked(runtime, history):
+    figure = charts_of(render_html(report_data(runtime, "churn")))["metric-over-time"]
+    line, promoted, refused = figure["data"]
+    assert figure["layout"]["xaxis"]["type"] == "date"
+    assert len(line["x"]) == 3 and all(DATE.match(x) for x in line["x"])  # not the failed job
+    assert line["y"] == [0.80, 0.86, 0.84]  # oldest first
+    assert promoted["name"] == "promoted" and promoted["y"] == [0.80, 0.86]
+    assert promoted["marker"]["symbol"] == "triangle-up"
+    assert refused["name"].startswith("refused") and refused["y"] == [0.84]
+    assert "not better by the margin" in refused["text"][0]
+
+
+def test_champion_against_challenger_for_each_compared_job(runtime, history):
+    figure = charts_of(render_html(report_data(runtime, "churn")))["champion-vs-challenger"]
+    challenger, champion = figure["data"]
+    assert challenger["y"] == [0.86, 0.84] and champion["y"] == [0.8, 0.8]  # the first had none
+    labels = figure["layout"]["xaxis"]["ticktext"]
+    assert [label.split("<br>")[1] for label in labels] == [i[:8] for i in history[1:3]]
+
+
+def test_drift_share_over_time_and_a_heat_map_of_columns_across_checks(runtime, history):
+    runtime.checks.save(
+        CheckRecord(
+            check_id=runtime.checks.new_id(),
+            model_name="churn",
+            created_at=utcnow(),
+            n_rows=300,
+            needs_retraining=False,
+            trigger=None,
+            reason="no drift",
+            drift_share=0.0,
+            drift={"columns": [column("plan", False), column("region", False)]},
+            performance=None,
+            report_key=None,
+        )
+    )
+    charts = charts_of(render_html(report_data(runtime, "churn")))
+    drift = charts["drift-over-time"]
+    assert drift["data"][0]["y"] == [0.5, 0.0]
+    assert all(DATE.match(x) for x in drift["data"][0]["x"])
+    assert drift["layout"]["shapes"][0]["y0"] == 0.1  # the model's drift_threshold
+    heat = charts["drift-heatmap"]["data"][0]
+    assert heat["type"] == "heatmap"
+    assert heat["y"] == ["tenure", "plan", "region"]
+    assert heat["z"] == [[1, None], [0, 0], [None, 0]]  # a column a check did not test: blank
+    assert charts["drift-heatmap"]["layout"]["xaxis"]["ticktext"] == drift["data"][0]["x"]
+
+
+def test_the_latest_verdict_and_every_stored_check_report_are_linked(runtime, history):
+    older = runtime.checks.list("churn")[0]
+    runtime.blobs.put("checks/old.html", b"<html>old</html>", media_type="text/html")
+    runtime.checks.save(
+        CheckRecord(
+            check_id=runtime.checks.new_id(),
+            model_name="churn",
+            created_at=utcnow(),
+            n_rows=300,
+            needs_retraining=False,
+            trigger=None,
+            reason="nothing drifted",
+            drift_share=0.0,
+            drift={"columns": [column("plan", False)]},
+            performance=None,
+            report_key="checks/new.html",
+        )
+    )
+    runtime.blobs.put("checks/new.html", b"<html>new</html>", media_type="text/html")
+    data = report_data(runtime, "churn")
+    links = {older.check_id: "/old/report", data["checks"][0]["check_id"]: "/new/report"}
+    html = render_html(data, check_links=links, asset_base="/assets")
+    verdict = re.search(r'<div class="verdict fine" id="latest-verdict">(.*?)</div>', html, re.S)
+    assert "No retraining needed" in verdict.group(1) and "/new/report" in verdict.group(1)
+    table = re.search(r'<table id="checks">(.*?)</table>', html, re.S).group(1)
+    assert table.count("<a href=") == 2 and "/old/report" in table
+    written = write_model_report(runtime, "churn").read_text(encoding="utf-8")
+    assert runtime.blobs.local_path("checks/new.html").as_uri() in written
+
+
+def test_plotly_is_inline_in_the_file_and_served_by_the_api(runtime, history):
+    written = write_model_report(runtime, "churn").read_text(encoding="utf-8")
+    assert "<script src" not in written and '<link rel="stylesheet"' not in written
+    assert asset_text("plotly.min.js")[:200] in written  # plotly.js from the plotly package
+    served = render_html(report_data(runtime, "churn"), asset_base="/assets")
+    assert '<script src="/assets/plotly.min.js"></script>' in served
+    assert '<script src="/assets/report.js"></script>' in served
+    assert len(served) < 100_000  # the library is not repeated in every page
+
+
+def test_tables_stay_within_the_page(runtime, history):
+    html = render_html(report_data(runtime, "churn"), asset_base="/assets")
+    assert ".table-wrap{max-width:100%;overflow-x:auto}" in html
+    for table in ("latest-columns", "checks", "jobs"):
+        assert f'<div class="table-wrap"><table id="{table}">' in html
+
+
+def column(name: str, drifted: bool) -> dict:
+    return {
+        "column": name,
+        "method": "K-S p_value",
+        "score": 0.01 if drifted else 0.5,
+        "threshold": 0.05,
+        "drifted": drifted,
+        "issue": None,
+    }
 
 
 def test_the_report_shows_champion_counts_check_and_errors(runtime, history):
     html = write_model_report(runtime, "churn").read_text(encoding="utf-8")
-    assert "Champion: version 2 (accuracy=0.86)" in html
+    assert "version 2\n(accuracy=0.86)" in html
     assert "<tr><th>completed</th><td>3</td></tr>" in html
     assert "<tr><th>failed</th><td>1</td></tr>" in html
     assert "<tr><th>data_drift</th><td>3</td></tr>" in html
     assert "not enough training data: 12 labelled rows" in html
     assert "1 of 2 columns drifted" in html
-    assert "<tr class='drifted'><td>tenure</td>" in html
+    assert '<tr class="drifted"><td>tenure</td>' in html
 
 
 def test_user_text_is_escaped(runtime, history):
     html = write_model_report(runtime, "churn").read_text(encoding="utf-8")
     assert EVIL not in html
-    assert "&lt;script&gt;" in html
-    assert "<script" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
 
 
 def test_a_model_without_jobs_gets_a_report_saying_so(runtime):
@@ -125,7 +231,8 @@ def test_a_model_without_jobs_gets_a_report_saying_so(runtime):
     assert data["jobs"] == [] and data["latest_check"] is None
     html = render_html(data)
     assert "No job yet." in html and "No check yet." in html
-    assert "No completed retraining yet." in html and "<svg" not in html
+    assert "No completed retraining yet." in html and "No drift measured yet." in html
+    assert charts_of(html) == {} and "<script src" not in html and "Plotly" not in html
 
 
 def test_a_regression_report_plots_rmse(runtime):
@@ -144,4 +251,5 @@ def test_a_regression_report_plots_rmse(runtime):
     runtime.jobs.complete(job.job_id, claimed.attempt, metrics={"rmse": 3.0}, promoted=True)
     data = report_data(runtime, "price")
     assert data["primary_metric"] == "rmse"
-    assert "<svg" in render_html(data)
+    figure = charts_of(render_html(data))["metric-over-time"]
+    assert figure["data"][0]["y"] == [3.0] and figure["layout"]["yaxis"]["title"]["text"] == "rmse"
