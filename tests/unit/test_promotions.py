@@ -366,3 +366,98 @@ def test_the_watch_waits_while_a_job_runs_and_is_off_by_default(ml_runtime):
     configure(ml_runtime, promotion_watch_rows=None)
     off = ml_runtime.models.get(NAME)
     assert watch_after_promotion(ml_runtime, off, make_churn_frame(300, seed=3)) == off
+
+
+# -- the Python door -----------------------------------------------------------------------
+
+
+def test_the_scheduler_shows_the_ledger_rolls_back_and_resumes(tmp_path, make_home):
+    from retraining.scheduler import RetrainingScheduler
+
+    frames = [flipped(make_churn_frame(300, seed=1)), make_churn_frame(300, seed=2)]
+    config = RetrainingConfig(
+        model_name=NAME,
+        timestamp_column="timestamp",
+        min_training_samples=100,
+        auto_promote=True,
+        promotion_min_improvement=0.0,
+        max_consecutive_refusals=3,
+        promotion_watch_rows=100,
+    )
+    recorder = Recorder()
+    scheduler = RetrainingScheduler(
+        config,
+        lambda: frames[0],
+        TrainingPipeline(NAME),
+        notification_handler=recorder,
+        settings=make_home(tmp_path / "home"),
+    )
+    try:
+        first = scheduler.trigger_retraining(reason="first")
+        frames.pop(0)
+        second = scheduler.trigger_retraining(reason="better")
+        assert (first.model_version, second.model_version) == ("1", "2") and second.promoted
+
+        entries = scheduler.get_promotion_history()
+        assert [(e["kind"], e["to_version"]) for e in entries] == [
+            ("promoted", "2"),
+            ("promoted", "1"),
+        ]
+        assert scheduler.get_promotion_history(limit=1, offset=1) == entries[1:]
+        with pytest.raises(ValueError, match="limit: must be a whole number"):
+            scheduler.get_promotion_history(limit=0)
+
+        entry = scheduler.rollback(reason="bad outputs")
+        assert (entry["kind"], entry["to_version"], entry["actor"]) == ("rollback", "1", "python")
+        assert scheduler.runtime.models.get(NAME).champion_version == "1"
+        assert recorder.notices("rollback")
+        entry = scheduler.rollback(to_version=2)
+        assert entry["to_version"] == "2"
+        assert scheduler.runtime.registry.champion_version(NAME) == "2"
+
+        # the watch judges only the promotion that is in service: a rollback closed it
+        initialize_monitors(scheduler.runtime, NAME, make_churn_frame(200, seed=9), None)
+        scheduler.check_retraining_needed(flipped(make_churn_frame(200, seed=5)))
+        assert scheduler.runtime.models.get(NAME).champion_version == "2"
+
+        state = scheduler.resume()
+        assert state["paused"] is False and state["max_consecutive_refusals"] == 3
+        assert scheduler.get_breaker_state()["consecutive_refusals"] == 0
+    finally:
+        scheduler.close()
+
+
+def test_a_check_through_the_scheduler_judges_an_open_watch(tmp_path, make_home):
+    from retraining.scheduler import RetrainingScheduler
+
+    frames = [make_churn_frame(400, seed=1), flipped(make_churn_frame(400, seed=2))]
+    config = RetrainingConfig(
+        model_name=NAME,
+        timestamp_column="timestamp",
+        min_training_samples=100,
+        auto_promote=True,
+        promotion_min_improvement=0.0,
+        promotion_watch_rows=150,
+    )
+    recorder = Recorder()
+    scheduler = RetrainingScheduler(
+        config,
+        lambda: frames[0],
+        TrainingPipeline(NAME),
+        notification_handler=recorder,
+        settings=make_home(tmp_path / "home"),
+    )
+    try:
+        scheduler.trigger_retraining()
+        initialize_monitors(scheduler.runtime, NAME, make_churn_frame(200, seed=9), None)
+        frames.pop(0)
+        assert scheduler.trigger_retraining().promoted is True
+
+        scheduler.check_retraining_needed(make_churn_frame(200, seed=5))
+
+        assert scheduler.runtime.models.get(NAME).champion_version == "1"
+        newest = scheduler.get_promotion_history(limit=1)[0]
+        assert newest["kind"] == "auto-rollback" and newest["trigger"] == "watch"
+        assert recorder.notices("auto-rollback")
+    finally:
+        scheduler.close()
