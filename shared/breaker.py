@@ -76,10 +76,12 @@ def count_decision(
     values: dict[str, Any] = {"consecutive_refusals": count}
     limit = record.config.max_consecutive_refusals
     if limit is not None and count >= limit and (row is None or row["paused_at"] is None):
-        reason = (
-            f"{count} automatic candidates in a row were refused "
-            f"(max_consecutive_refusals is {limit}); the last: job {job.job_id}"
+        refused = (
+            f"{count} automatic candidates in a row were refused"
+            if count > 1
+            else "an automatic candidate was refused"
         )
+        reason = f"{refused} (max_consecutive_refusals is {limit}); the last: job {job.job_id}"
         values.update(paused_at=utcnow(), reason=reason, tripped_by_job=job.job_id)
         record_event(
             connection,

@@ -55,7 +55,11 @@ def watch_after_promotion(
     labelled = current[current[target].notna()]
     if len(labelled) < rows:
         return record
-    scored = _score_both(runtime, record, entry, labelled)
+    try:
+        scored = _score_both(runtime, record, entry, labelled)
+    except Exception as exc:  # the check goes on; the next one judges again
+        logger.warning("%s: the watch window could not score the models: %s", record.name, exc)
+        return record
     if scored is None:
         return record
     result = {**watch, **scored, "rows_scored": len(labelled), "judged_at": utcnow().isoformat()}
