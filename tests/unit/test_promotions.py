@@ -461,3 +461,17 @@ def test_a_check_through_the_scheduler_judges_an_open_watch(tmp_path, make_home)
         assert recorder.notices("auto-rollback")
     finally:
         scheduler.close()
+
+
+def test_a_notice_reads_as_text_and_posts_its_fields():
+    from shared.notifications import describe, webhook_payload
+
+    notice = Notice(NAME, "auto-rollback", "watch window: worse", {"to_version": "1"})
+    assert describe(notice) == "auto-rollback for churn: watch window: worse"
+    payload = webhook_payload(notice)
+    assert payload["text"] == describe(notice) and payload["status"] == "auto-rollback"
+    assert (payload["model"], payload["reason"], payload["to_version"]) == (
+        NAME,
+        "watch window: worse",
+        "1",
+    )
