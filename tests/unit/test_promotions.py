@@ -19,7 +19,7 @@ from shared.enums import RetrainingTrigger, Status
 from shared.errors import Conflict, Invalid
 from shared.events import list_events
 from shared.modeling import TrainingPipeline
-from shared.monitoring import initialize_monitors
+from shared.monitoring import initialize_monitors, run_check
 from shared.notifications import Notice
 from shared.policy import held_because
 from shared.runtime import Runtime
@@ -240,6 +240,10 @@ def test_the_breaker_trips_on_the_nth_automatic_refusal_and_a_person_resumes(ml_
     assert "2 automatic candidates in a row were refused" in notice.reason
     held = held_because(ml_runtime, record(), RetrainingTrigger.DATA_DRIFT, 0.9, {})
     assert held.startswith("automatic retraining paused") and "retrain resume churn" in held
+    initialize_monitors(ml_runtime, NAME, make_churn_frame(300, seed=8), None)
+    check = run_check(ml_runtime, NAME, make_churn_frame(300, seed=7, drift=0.9))
+    assert not check.needs_retraining  # the check says why
+    assert check.reason.startswith("suppressed:") and "automatic retraining paused" in check.reason
     # manual triggers always run, and do not notify again
     train(ml_runtime, make_churn_frame(300, seed=5), RetrainingTrigger.MANUAL, recorder)
     assert len(recorder.notices("retraining_paused")) == 1
