@@ -517,3 +517,80 @@ class ProblemOut(BaseModel):
     errors: list[FieldErrorOut] | None = Field(
         None, description="On 422: every invalid field and why."
     )
+
+
+# -- promotions: the ledger, rollback, storm control -----------------------------------------
+
+
+class PromotionsQuery(QueryModel):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class MonitorsOut(ResponseModel):
+    reference_key: str | None
+    baseline_metrics: Metrics | None
+
+
+class PromotionOut(ResponseModel):
+    entry_id: int
+    model_name: str
+    at: datetime
+    kind: Literal["promoted", "refused", "rollback", "auto-rollback"]
+    from_version: str | None = Field(description="The champion before (null: none yet).")
+    to_version: str | None = Field(description="The champion after, or the refused candidate.")
+    trigger: str = Field(description="The job's trigger; `manual` or `watch` for a rollback.")
+    actor: str | None = Field(description="Who rolled back (null: a job or the watch window).")
+    job_id: str | None
+    check_id: str | None = Field(description="The check that started the job, if one did.")
+    reason: str
+    metrics: Metrics | None = Field(description="to_version's metrics.")
+    from_metrics: Metrics | None = Field(
+        description="from_version's metrics (for a job: on the candidate's holdout)."
+    )
+    data_fingerprint: str | None
+    holdout_fingerprint: str | None
+    monitors: dict[str, MonitorsOut | None] = Field(
+        description="`from` and `to`: each side's reference data and baseline."
+    )
+    details: dict[str, Any] = Field(description="The improvement; a promotion's watch window.")
+    links: Links
+
+
+class PromotionListOut(ResponseModel):
+    model_name: str
+    limit: int
+    offset: int
+    promotions: list[PromotionOut]
+    links: Links
+
+
+class RollbackRequest(RequestModel):
+    to_version: str | None = Field(
+        None,
+        pattern=r"^[1-9][0-9]{0,9}$",
+        description="The version to restore; left out: the champion before the current one.",
+    )
+    reason: str = Field("", max_length=2000)
+    actor: str | None = Field(
+        None, max_length=256, description="Who rolls back (recorded); default `api`."
+    )
+
+
+class ResumeRequest(RequestModel):
+    actor: str | None = Field(
+        None, max_length=256, description="Who resumes (recorded); default `api`."
+    )
+
+
+class BreakerOut(ResponseModel):
+    model_name: str
+    max_consecutive_refusals: int | None
+    consecutive_refusals: int = Field(description="Automatic candidates refused in a row.")
+    paused: bool = Field(description="Automatic retraining (checks, schedules) is paused.")
+    paused_at: datetime | None
+    reason: str | None
+    tripped_by_job: str | None
+    resumed_at: datetime | None
+    resumed_by: str | None
+    links: Links

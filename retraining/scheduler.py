@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from retraining.wiring import distributed_publisher
+from shared import breaker, ledger
 from shared.checks import CheckRecord
 from shared.clock import utcnow
 from shared.config import RetrainingConfig, validate_model_name
@@ -37,6 +38,8 @@ from shared.usecases.models import configure_model, enable_schedule
 from shared.usecases.ports import Publisher
 from shared.usecases.reconcile import fail_abandoned_jobs
 from shared.usecases.retraining import run_retraining_job, submit_retraining
+from shared.usecases.rollback import rollback
+from shared.usecases.watch import watch_after_promotion
 
 __all__ = [
     "JobStatus",
@@ -121,7 +124,13 @@ class RetrainingScheduler:
     def check_retraining_needed(
         self, current_data: pd.DataFrame, current_metrics: dict[str, float] | None = None
     ) -> RetrainingCheck:
-        """``(needs_retraining, trigger, reason)``; the full result is in ``last_check``."""
+        """``(needs_retraining, trigger, reason)``; the full result is in ``last_check``.
+
+        With ``promotion_watch_rows`` set, an open watch window after a promotion is judged
+        on ``current_data``'s labelled rows first (and may roll the champion back).
+        """
+        record = self.runtime.models.get(self.model_name)
+        watch_after_promotion(self.runtime, record, current_data, self.notification_handler)
         check = run_check(
             self.runtime, self.model_name, current_data, current_metrics, self.notification_handler
         )
@@ -177,6 +186,44 @@ class RetrainingScheduler:
         from shared.reports import write_model_report
 
         return str(write_model_report(self.runtime, self.model_name))
+
+    # -- promotions: the ledger, rollback, storm control -------------------------------------
+
+    def get_promotion_history(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Every promotion, refusal and rollback of this model as dicts, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit: must be a whole number of at least 1")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError("offset: must be a whole number of at least 0")
+        entries = ledger.history(self.runtime.engine, self.model_name, limit=limit, offset=offset)
+        return [entry.to_dict() for entry in entries]
+
+    def rollback(
+        self, to_version: str | int | None = None, reason: str = "", actor: str | None = None
+    ) -> dict[str, Any]:
+        """Make an earlier champion (None: the one before the current) the champion again:
+        database, MLflow alias and stage, and its monitors. Returns the ledger entry.
+
+        Refused (``Conflict``) while a retraining of this model is pending or running.
+        """
+        entry = rollback(
+            self.runtime,
+            self.model_name,
+            None if to_version is None else str(to_version),
+            reason,
+            actor=actor or "python",
+            notifier=self.notification_handler,
+        )
+        return entry.to_dict()
+
+    def resume(self, actor: str | None = None) -> dict[str, Any]:
+        """Resume automatic retraining paused by storm control (``max_consecutive_refusals``)."""
+        return breaker.resume(self.runtime, self.model_name, actor or "python").to_dict()
+
+    def get_breaker_state(self) -> dict[str, Any]:
+        """Storm control: automatic refusals in a row, and whether retraining is paused."""
+        record = self.runtime.models.get(self.model_name)
+        return breaker.state(self.runtime.engine, record).to_dict()
 
     # -- schedules and monitoring ----------------------------------------------------------
 

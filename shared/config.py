@@ -353,6 +353,24 @@ class RetrainingConfig:
         None, "Direction of primary_metric; None: its known direction."
     )
 
+    # Storm control and the watch after a promotion (shared.breaker, shared.usecases.watch)
+    max_consecutive_refusals: int | None = setting(
+        None,
+        "After this many automatic (check or schedule) candidates in a row were refused, "
+        "automatic retraining of the model pauses until a person resumes it; manual "
+        "triggers always run. None: off.",
+        minimum=1,
+        maximum=1000,
+    )
+    promotion_watch_rows: int | None = setting(
+        None,
+        "After a promotion, the new champion and the one it replaced are both scored on the "
+        "next check's labelled rows once there are at least this many; the new one is rolled "
+        "back when it is worse by more than performance_threshold. None: off.",
+        minimum=1,
+        maximum=1_000_000_000,
+    )
+
     # Notifications
     enable_notifications: bool = setting(True, "Notify on finished jobs and drift alerts.")
     notification_email: str | None = setting(

@@ -128,10 +128,12 @@ class ModelRepository:
         diagnostics: dict[str, Any] | None = None,
         job_id: str | None = None,
         connection: Connection | None = None,
+        event_kind: str = "promotion",
     ) -> None:
         """Make ``version`` the champion; inside ``connection``'s transaction when given.
 
-        ``monitors``: the new (reference_key, baseline_metrics) that follow the champion.
+        ``monitors``: the new (reference_key, baseline_metrics) that follow the champion;
+        ``event_kind``: the audit event's (a rollback says so).
         """
         values: dict[str, Any] = {
             "champion_version": version,
@@ -145,7 +147,7 @@ class ModelRepository:
             values["reference_key"], values["baseline_metrics"] = monitors
         self._update(
             name,
-            "promotion",
+            event_kind,
             values,
             details=details,
             job_id=job_id,

@@ -44,6 +44,20 @@ class DriftAlert:
     error: None = None
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Handed to notifiers when a model's retraining changes course without a job ending:
+    automatic retraining paused (storm control), a champion rolled back. Shaped like a job."""
+
+    model_name: str
+    status: str  # retraining_paused, rollback, auto-rollback
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+    job_id: None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: None = None
+
+
 class LogNotifier:
     """Writes one line per job outcome or alert to the ``retraining.notifications`` logger.
 
@@ -55,7 +69,7 @@ class LogNotifier:
         self.include_jobs = include_jobs
 
     def notify(self, job: Any) -> None:
-        if isinstance(job, DriftAlert):
+        if isinstance(job, DriftAlert | Notice):
             logger.warning("%s", describe(job))
         elif self.include_jobs:
             level = logging.WARNING if str(job.status) == "failed" else logging.INFO
@@ -133,6 +147,9 @@ def webhook_payload(job: Any) -> dict[str, Any]:
             drifted_columns=list(job.drifted_columns),
             check_id=job.check_id,
         )
+        return payload
+    if isinstance(job, Notice):
+        payload.update(reason=job.reason, **job.details)
         return payload
     payload.update(
         job_id=job.job_id,
@@ -219,6 +236,8 @@ def notify_safely(notifier: Notifier | None, subject: Any) -> str | None:
 def describe(job: Any) -> str:
     if isinstance(job, DriftAlert):
         return f"drift alert for {job.model_name}: {job.reason}"
+    if isinstance(job, Notice):
+        return f"{job.status.replace('_', ' ')} for {job.model_name}: {job.reason}"
     text = f"retraining job {job.job_id} for {job.model_name} {job.status}"
     if getattr(job, "error", None):
         return f"{text}: {job.error}"

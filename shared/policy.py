@@ -2,6 +2,8 @@
 
 A finding that fired is held ("suppressed: ...") when retraining is unlikely to pay:
 
+- storm control (``max_consecutive_refusals``, ``shared.breaker``): automatic retraining is
+  paused after too many automatic candidates in a row were refused;
 - cooldown (``retrain_cooldown_hours``): a retraining of the model started that recently;
 - persistence (``drift_persistence``, data drift): not enough checks in a row found drift;
 - hysteresis (``drift_hysteresis_step``): the last retraining started by the same kind of
@@ -19,6 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from shared.breaker import paused_because
 from shared.checks import CheckRecord
 from shared.clock import utcnow
 from shared.enums import RetrainingTrigger, Status
@@ -43,7 +46,8 @@ def held_because(
     ``concept``: the champion's metrics on the check's labelled rows (empty without labels).
     """
     return (
-        _cooldown(runtime, record)
+        paused_because(runtime, record)
+        or _cooldown(runtime, record)
         or _persistence(runtime, record, trigger)
         or _hysteresis(runtime, record, trigger, drift_share, concept)
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from shared import ledger
 from shared.clock import utcnow
 from shared.config import RetrainingConfig
 from shared.datasets import (
@@ -215,6 +216,7 @@ def _train(
         "n_holdout": len(plan.holdout),
         "features": features,
         "data_fingerprint": data_fingerprint(window),
+        "holdout_fingerprint": data_fingerprint(plan.holdout),
         "window": _window_details(plan, scored, kept),
     }
     diagnostics = _diagnostics(config, model, plan.holdout, features, task, pipeline)
@@ -384,6 +386,9 @@ def _record_outcome(
                 job_id=job.job_id,
                 connection=connection,
             )
+        ledger.record_job_outcome(
+            connection, job, record, candidate, logged, decision, details, monitors
+        )
     if decision.promote:
         # the alias follows the database: a crash here leaves it one step behind, never ahead
         runtime.registry.promote(record.name, logged.version, record.config.promotion_stage)

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_routes(app: Flask) -> None:
-    from api.routes import assets, checks, models, reports, serving, system
+    from api.routes import assets, checks, models, promotions, reports, serving, system
 
-    for module in (models, checks, reports, serving, system, assets):
+    for module in (models, checks, promotions, reports, serving, system, assets):
         app.register_blueprint(module.bp)

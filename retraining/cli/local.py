@@ -139,6 +139,24 @@ class LocalOperator:
     def wait_check(self, check: dict[str, Any], timeout: float) -> dict[str, Any]:
         return _poll(lambda: self.runtime.checks.get(check["check_id"]).to_dict(), timeout, "check")
 
+    def promotions(self, model: str, limit: int) -> list[dict[str, Any]]:
+        from shared import ledger
+
+        self.runtime.models.get(model)  # unknown: NotFound
+        return [e.to_dict() for e in ledger.history(self.runtime.engine, model, limit=limit)]
+
+    def rollback(
+        self, model: str, to_version: str | None, reason: str, actor: str
+    ) -> dict[str, Any]:
+        from shared.usecases.rollback import rollback
+
+        return rollback(self.runtime, model, to_version, reason, actor=actor).to_dict()
+
+    def resume(self, model: str, actor: str) -> dict[str, Any]:
+        from shared import breaker
+
+        return breaker.resume(self.runtime, model, actor).to_dict()
+
     def report(self, model: str, output: Path | None) -> Path:
         from shared.reports import write_model_report
 

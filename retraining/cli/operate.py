@@ -1,5 +1,6 @@
 """Operating models from a terminal: ``retrain models | status | trigger | jobs | job | check |
-report``, on this machine's state or, with ``--api URL``, on a running HTTP API.
+report | promotions | rollback | resume``, on this machine's state or, with ``--api URL``, on
+a running HTTP API.
 
 Every command goes through an operator with one interface: ``local.LocalOperator`` (the
 core's use cases, in this process) or ``remote.ApiOperator`` (the HTTP API's endpoints). To
@@ -49,6 +50,30 @@ def register(commands: Any) -> None:
     check = add_command(commands, "check", _check, "check MODEL's current data for drift")
     check.add_argument("model", metavar="MODEL")
     check.add_argument("--timeout", type=float, default=900, help="seconds to wait at most")
+
+    promotions = add_command(
+        commands, "promotions", _promotions, "MODEL's promotion ledger, newest first"
+    )
+    promotions.add_argument("model", metavar="MODEL")
+    promotions.add_argument("--limit", type=int, default=20)
+
+    rollback = add_command(
+        commands, "rollback", _rollback, "make an earlier champion of MODEL the champion again"
+    )
+    rollback.add_argument("model", metavar="MODEL")
+    rollback.add_argument(
+        "--to",
+        dest="to_version",
+        default=None,
+        metavar="VERSION",
+        help="the version to restore (default: the champion before the current one)",
+    )
+    rollback.add_argument("--reason", default="", help="why (recorded in the ledger)")
+
+    resume = add_command(
+        commands, "resume", _resume, "resume MODEL's automatic retraining paused by storm control"
+    )
+    resume.add_argument("model", metavar="MODEL")
 
     report = add_command(commands, "report", _report, "write MODEL's HTML report")
     report.add_argument("model", metavar="MODEL")
@@ -180,6 +205,51 @@ def _report(args: argparse.Namespace, operator: Any) -> int:
 
         webbrowser.open(Path(path).resolve().as_uri())
     return 0
+
+
+def _promotions(args: argparse.Namespace, operator: Any) -> int:
+    if args.limit < 1:
+        raise CliError("--limit: must be at least 1", 2)
+    entries = operator.promotions(args.model, args.limit)
+    if args.json:
+        render.print_json(entries)
+    elif entries:
+        render.console().print(render.promotions_table(args.model, entries))
+    else:
+        render.console().print(f"{args.model} has no promotions yet")
+    return 0
+
+
+def _rollback(args: argparse.Namespace, operator: Any) -> int:
+    with progress(f"rolling back {args.model}"):
+        entry = operator.rollback(args.model, args.to_version, args.reason, _actor())
+    if args.json:
+        render.print_json(entry)
+    else:
+        render.console().print(
+            f"{args.model}: version {entry['to_version']} is the champion again "
+            f"(was {entry['from_version']}): {entry['reason']}"
+        )
+    return 0
+
+
+def _resume(args: argparse.Namespace, operator: Any) -> int:
+    state = operator.resume(args.model, _actor())
+    if args.json:
+        render.print_json(state)
+    else:
+        render.console().print(f"automatic retraining of {args.model} runs again")
+    return 0
+
+
+def _actor() -> str:
+    """Who is at the terminal, for the ledger."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in this environment (a container without one)
+        return "cli"
 
 
 def _job_status(job: dict[str, Any]) -> int:

@@ -85,6 +85,20 @@ class ApiOperator:
             f"{_model(check['model_name'])}/checks/{check['check_id']}", timeout, "check"
         )
 
+    def promotions(self, model: str, limit: int) -> list[dict[str, Any]]:
+        return self._json("GET", f"{_model(model)}/promotions?limit={int(limit)}")["promotions"]
+
+    def rollback(
+        self, model: str, to_version: str | None, reason: str, actor: str
+    ) -> dict[str, Any]:
+        body = {"reason": reason, "actor": actor}
+        if to_version is not None:
+            body["to_version"] = to_version
+        return self._json("POST", f"{_model(model)}/rollback", body)
+
+    def resume(self, model: str, actor: str) -> dict[str, Any]:
+        return self._json("POST", f"{_model(model)}/resume", {"actor": actor})
+
     def report(self, model: str, output: Path | None) -> Path:
         _, page = self._request("GET", f"{_model(model)}/report", accept="text/html")
         path = output or Path(f"{model}-report.html")

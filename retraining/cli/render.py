@@ -111,6 +111,24 @@ def jobs_table(model: str, jobs: list[dict[str, Any]]) -> Table:
     return table
 
 
+def promotions_table(model: str, entries: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"promotion ledger of {model}, newest first")
+    for name in ("at", "kind", "from", "to", "trigger", "by", "job", "reason"):
+        table.add_column(name)
+    for entry in entries:
+        table.add_row(
+            when(entry.get("at")),
+            entry["kind"],
+            entry.get("from_version") or "-",
+            entry.get("to_version") or "-",
+            entry["trigger"],
+            entry.get("actor") or "-",
+            (entry.get("job_id") or "-")[:8],
+            short(entry.get("reason")),
+        )
+    return table
+
+
 def _status(status: str, promoted: bool | None) -> str:
     colour = {"completed": "green", "failed": "red"}.get(status, "yellow")
     extra = " (promoted)" if promoted else ""

@@ -164,3 +164,43 @@ blob_chunks = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+
+# The promotion ledger (``shared.ledger``): every champion change and every refusal, with
+# what each side was (version, metrics, monitors), so a rollback can restore an earlier one.
+promotions = sa.Table(
+    "retraining_promotions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(128), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # promoted, refused, rollback, auto-rollback
+    sa.Column("from_version", sa.String(32), nullable=True),
+    sa.Column("to_version", sa.String(32), nullable=True),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=True),
+    sa.Column("job_id", sa.String(36), nullable=True),
+    sa.Column("check_id", sa.String(36), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=True),
+    sa.Column("from_metrics", sa.JSON, nullable=True),
+    sa.Column("data_fingerprint", sa.String(64), nullable=True),
+    sa.Column("holdout_fingerprint", sa.String(64), nullable=True),
+    # each side's champion state: run id, features, task, diagnostics, reference, baseline
+    sa.Column("from_state", sa.JSON, nullable=True),
+    sa.Column("to_state", sa.JSON, nullable=True),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Index("ix_retraining_promotions_model_id", "model_name", "id"),
+)
+
+# Storm control (``shared.breaker``): automatic candidates refused in a row, and the pause.
+breakers = sa.Table(
+    "retraining_breakers",
+    metadata,
+    sa.Column("model_name", sa.String(128), primary_key=True),
+    sa.Column("consecutive_refusals", sa.Integer, nullable=False, default=0),
+    sa.Column("paused_at", UTCDateTime, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("tripped_by_job", sa.String(36), nullable=True),
+    sa.Column("resumed_at", UTCDateTime, nullable=True),
+    sa.Column("resumed_by", sa.String(256), nullable=True),
+)

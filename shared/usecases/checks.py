@@ -25,6 +25,7 @@ from shared.runtime import Runtime
 from shared.sources import load_source
 from shared.usecases.ports import Publisher
 from shared.usecases.retraining import submit_retraining
+from shared.usecases.watch import watch_after_promotion
 
 logger = logging.getLogger("retraining.usecases")
 
@@ -120,6 +121,7 @@ def run_requested_check(
         record = runtime.models.get(claimed.model_name)
         frame = current() if current is not None else current_data(runtime, record)
         notifier = notifier or notifier_for(record.config)
+        watch_after_promotion(runtime, record, frame, notifier, check_id)
         return run_check(runtime, record.name, frame, None, notifier, check_id=check_id)
     except Exception as exc:
         logger.warning("check %s of %s failed: %s", check_id, claimed.model_name, exc)

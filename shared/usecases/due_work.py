@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.breaker import paused_because
 from shared.clock import utcnow
 from shared.dispatch import DueWork, WorkKind, claim_due_work
 from shared.enums import RetrainingTrigger
@@ -31,6 +32,7 @@ class Started:
     work: DueWork
     job_id: str | None = None
     check_id: str | None = None
+    skipped: str | None = None  # why nothing was started (automatic retraining paused)
 
 
 def start_due_work(
@@ -54,6 +56,13 @@ def start_due_work(
 def _start(runtime: Runtime, publisher: Publisher, work: DueWork) -> Started:
     if work.kind is WorkKind.SCHEDULED_RETRAINING:
         reason = f"scheduled run due at {work.due_at.isoformat()}"
+        paused = paused_because(runtime, runtime.models.get(work.model_name))
+        if paused is not None:
+            logger.warning("%s: %s skipped: %s", work.model_name, reason, paused)
+            runtime.models.record(
+                work.model_name, "scheduled_run_skipped", {"due_at": reason, "reason": paused}
+            )
+            return Started(work, skipped=paused)
         job, _ = submit_retraining(
             runtime, publisher, work.model_name, RetrainingTrigger.SCHEDULED, reason
         )

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shared.breaker import notify_if_tripped
 from shared.checks import CheckRecord
 from shared.enums import RetrainingTrigger
 from shared.jobs import RetrainingJob
@@ -73,4 +74,6 @@ def run_retraining_job(
     except Exception as exc:
         return runtime.jobs.fail(job.job_id, job.attempt, explain(exc))
     notifier = notifier or notifier_for(record.config)
-    return execute_job(runtime, job, load, pipeline, notifier)
+    finished = execute_job(runtime, job, load, pipeline, notifier)
+    notify_if_tripped(runtime, finished, notifier)
+    return finished

@@ -158,6 +158,8 @@ BOUNDS = [
     ("drift_persistence", 1, 100),
     ("retrain_cooldown_hours", 0.0, 8760.0),
     ("drift_hysteresis_step", 0.0, 1.0),
+    ("max_consecutive_refusals", 1, 1000),
+    ("promotion_watch_rows", 1, 1_000_000_000),
 ]
 
 
