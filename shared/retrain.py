@@ -33,8 +33,17 @@ from shared.model_store import ModelRecord
 from shared.modeling import TrainingPipeline, fit_model
 from shared.monitoring import set_reference
 from shared.notifications import Notifier, notify_safely
-from shared.promotion import PromotionDecision, decide_promotion
+from shared.promotion import (
+    PromotionDecision,
+    champion_changed,
+    deadline_passed,
+    decide_promotion,
+    stale,
+)
+from shared.provenance import decision_tags, origin_tags
+from shared.registry_sync import owe, settle
 from shared.runtime import Runtime
+from shared.significance import Evidence, holdout_evidence
 from shared.windows import TrainingPlan, candidate_to_keep, plan_for
 
 logger = logging.getLogger("retraining.jobs")
@@ -56,6 +65,7 @@ class TrainedCandidate:
     details: dict[str, Any]
     training_window: pd.DataFrame
     diagnostics: dict[str, Any]  # kept with the champion if it is promoted (shared.diagnostics)
+    evidence: Evidence | None = None  # the paired interval, with promotion_confidence
 
 
 def execute_job(
@@ -109,6 +119,15 @@ def _train_and_decide(
     candidate = _train(runtime, record, frame, pipeline)
     _beat(runtime, job)
     metric, higher = primary_metric(record.config, candidate.task)
+    decision = decide_promotion(
+        candidate.metrics,
+        candidate.champion_metrics,
+        metric=metric,
+        higher_is_better=higher,
+        min_improvement=record.config.promotion_min_improvement,
+        auto_promote=record.config.auto_promote,
+        evidence=candidate.evidence,
+    )
     logger.info(
         "job %s: scores on the holdout: %s; champion %s",
         job.job_id,
@@ -124,28 +143,15 @@ def _train_and_decide(
             **candidate.metrics,
             **{f"champion_{k}": v for k, v in (candidate.champion_metrics or {}).items()},
             **_candidate_metrics(candidate),
+            **_decision_metrics(decision),
         },
-        tags={
-            "job_id": job.job_id,
-            "trigger": str(job.trigger),
-            "data_fingerprint": candidate.details["data_fingerprint"],
-            "window_kept": candidate.details["window"]["kept"],
-        },
+        tags=origin_tags(job, candidate.details),
     )
     logger.info("job %s: logged %s version %s", job.job_id, record.name, logged.version)
-    decision = decide_promotion(
-        candidate.metrics,
-        candidate.champion_metrics,
-        metric=metric,
-        higher_is_better=higher,
-        min_improvement=record.config.promotion_min_improvement,
-        auto_promote=record.config.auto_promote,
-    )
     details = {
         **job.details,  # what the job started with (the check that called for it)
         **candidate.details,
         "primary_metric": metric,
-        "improvement": decision.improvement,
         "duration_seconds": round(time.perf_counter() - started, 3),
     }
     finished = _record_outcome(runtime, job, record, candidate, logged, decision, details)
@@ -200,12 +206,26 @@ def _train(
         config.promotion_min_improvement,
     )
     model, metrics = scored[kept]
-    champion_metrics = None
+    champion_metrics, evidence = None, None
     if champion is not None:
         champion_features = record.feature_columns or []
         champion_metrics = compute_metrics(
             champion, plan.holdout[champion_features], plan.holdout[target], task
         )
+        if config.promotion_confidence is not None:
+            evidence = holdout_evidence(
+                model,
+                champion,
+                plan.holdout,
+                candidate_features=features,
+                champion_features=champion_features,
+                target=target,
+                task=task,
+                metric=metric,
+                higher_is_better=higher,
+                confidence=config.promotion_confidence,
+                seed=pipeline.random_state,
+            )
     training_rows = plan.candidates[kept]
     details = {
         "task": str(task),
@@ -215,6 +235,7 @@ def _train(
         "n_holdout": len(plan.holdout),
         "features": features,
         "data_fingerprint": data_fingerprint(window),
+        "holdout_fingerprint": data_fingerprint(plan.holdout),
         "window": _window_details(plan, scored, kept),
     }
     diagnostics = _diagnostics(config, model, plan.holdout, features, task, pipeline)
@@ -222,7 +243,7 @@ def _train(
     # the monitors of a replacing champion follow the data it learned from
     reference = pd.concat([training_rows, plan.holdout])
     return TrainedCandidate(
-        model, task, features, metrics, champion_metrics, details, reference, diagnostics
+        model, task, features, metrics, champion_metrics, details, reference, diagnostics, evidence
     )
 
 
@@ -312,6 +333,16 @@ def _candidate_metrics(candidate: TrainedCandidate) -> dict[str, float]:
     }
 
 
+def _decision_metrics(decision: PromotionDecision) -> dict[str, float]:
+    """The comparison as MLflow metrics: the improvement and, when gated, its interval."""
+    found = {}
+    if decision.improvement is not None and abs(decision.improvement) != float("inf"):
+        found["promotion_improvement"] = decision.improvement
+    if decision.interval is not None:
+        found["promotion_interval_low"], found["promotion_interval_high"] = decision.interval
+    return found
+
+
 def _scores(metrics: dict[str, float]) -> str:
     return ", ".join(
         f"{name} {value:.4g}" if isinstance(value, int | float) else f"{name} {value}"
@@ -335,19 +366,13 @@ def _record_outcome(
     decision: PromotionDecision,
     details: dict[str, Any],
 ) -> RetrainingJob:
-    comparison = {
-        "version": logged.version,
-        "metrics": candidate.metrics,
-        "champion_version": record.champion_version,
-        "champion_metrics": candidate.champion_metrics,
-        "reason": decision.reason,
-    }
     monitors = None
     if decision.promote:
         monitors = _monitors_following(runtime, record, candidate)
-    if monitors is not None:
-        comparison["reference_key"] = monitors[0]
     with runtime.engine.begin() as connection:
+        decision = _promote_if_current(
+            runtime, job, record, candidate, logged, decision, monitors, connection
+        )
         finished = runtime.jobs.complete(
             job.job_id,
             job.attempt,
@@ -358,36 +383,93 @@ def _record_outcome(
             promotion_reason=decision.reason,
             model_version=logged.version,
             mlflow_run_id=logged.run_id,
-            details=details,
+            details={
+                **details,
+                "improvement": decision.improvement,
+                "promotion": decision.to_dict(),
+            },
         )
         if finished is None:
-            raise JobFenced(job.job_id)
-        if decision.promote:
-            runtime.models.set_champion(
-                record.name,
-                version=logged.version,
-                run_id=logged.run_id,
-                metrics=candidate.metrics,
-                task=candidate.task,
-                feature_columns=candidate.features,
-                details=comparison,
-                monitors=monitors,
-                diagnostics=candidate.diagnostics,
-                job_id=job.job_id,
-                connection=connection,
-            )
-        else:
+            raise JobFenced(job.job_id)  # the rollback undoes the promotion too
+        if not decision.promote:
             runtime.models.record(
                 record.name,
                 "promotion_refused",
-                comparison,
+                _comparison(record, candidate, logged, decision, None),
                 job_id=job.job_id,
                 connection=connection,
             )
-    if decision.promote:
-        # the alias follows the database: a crash here leaves it one step behind, never ahead
-        runtime.registry.promote(record.name, logged.version, record.config.promotion_stage)
+        tags, description = decision_tags(job, decision, record.champion_version)
+        owe(
+            connection,
+            record.name,
+            logged.version,
+            promote=decision.promote,
+            tags=tags,
+            description=description,
+            job_id=job.job_id,
+        )
+    # MLflow follows the database; if it fails now, the row owed above stays for the reconciler
+    settle(runtime, record.name)
     return finished
+
+
+def _promote_if_current(
+    runtime: Runtime,
+    job: RetrainingJob,
+    record: ModelRecord,
+    candidate: TrainedCandidate,
+    logged,
+    decision: PromotionDecision,
+    monitors: tuple[str, dict[str, float]] | None,
+    connection,
+) -> PromotionDecision:
+    """Promote (compare-and-set on the champion the candidate was compared with), or the
+    decision refused as stale: past the job's deadline, or the champion has changed since."""
+    if not decision.promote:
+        return decision
+    late = deadline_passed(job.start_time, runtime.settings.job_time_limit_seconds, utcnow())
+    if late:
+        return stale(decision, late)
+    promoted = runtime.models.set_champion(
+        record.name,
+        version=logged.version,
+        run_id=logged.run_id,
+        metrics=candidate.metrics,
+        task=candidate.task,
+        feature_columns=candidate.features,
+        details=_comparison(record, candidate, logged, decision, monitors),
+        monitors=monitors,
+        diagnostics=candidate.diagnostics,
+        job_id=job.job_id,
+        connection=connection,
+        expected_version=record.champion_version,
+    )
+    if promoted:
+        return decision
+    now = runtime.models.champion_of(record.name, connection=connection)
+    return stale(decision, champion_changed(record.champion_version, now) or "champion changed")
+
+
+def _comparison(
+    record: ModelRecord,
+    candidate: TrainedCandidate,
+    logged,
+    decision: PromotionDecision,
+    monitors: tuple[str, dict[str, float]] | None,
+) -> dict[str, Any]:
+    """What the audit trail keeps of a promotion or a refusal."""
+    comparison = {
+        "version": logged.version,
+        "metrics": candidate.metrics,
+        "champion_version": record.champion_version,
+        "champion_metrics": candidate.champion_metrics,
+        "reason": decision.reason,
+        "decision": decision.to_dict(),
+    }
+    if monitors is not None:
+        comparison["reference_key"] = monitors[0]
+    return comparison
 
 
 @contextlib.contextmanager
