@@ -59,8 +59,14 @@ def owe(
     )
 
 
-def settle(runtime: Runtime, model_name: str | None = None) -> SyncReport:
-    """Apply what is owed (of one model, or all), oldest first; never raises."""
+def settle(
+    runtime: Runtime, model_name: str | None = None, *, repairing: bool = True
+) -> SyncReport:
+    """Apply what is owed (of one model, or all), oldest first; never raises.
+
+    ``repairing=False``: the job that just committed the change tells MLflow itself; a row it
+    did not write, or one that failed before, is a repair (event ``registry_repaired``).
+    """
     report = SyncReport()
     query = sa.select(registry_pending).order_by(registry_pending.c.id)
     if model_name is not None:
@@ -81,19 +87,24 @@ def settle(runtime: Runtime, model_name: str | None = None) -> SyncReport:
             continue
         with runtime.engine.begin() as connection:
             connection.execute(registry_pending.delete().where(registry_pending.c.id == row["id"]))
-            if row["attempts"]:  # it had failed before: this is the repair
+            if row["attempts"] or repairing:  # not the committing job's own first try
                 record_event(
                     connection,
                     row["model_name"],
                     "registry_repaired",
                     job_id=row["job_id"],
-                    details={"version": row["version"], "champion_moved_to": moved},
+                    details={
+                        "version": row["version"],
+                        "champion_moved_to": moved,
+                        "owed_since": row["created_at"].isoformat(),
+                        "failed_attempts": row["attempts"],
+                    },
                 )
-        if row["attempts"]:
-            logger.info("MLflow registry of %s repaired (%s)", row["model_name"], moved)
         report.applied.append(row["id"])
-        if moved is not None and row["model_name"] not in report.repaired and row["attempts"]:
-            report.repaired.append(row["model_name"])
+        if row["attempts"] or repairing:
+            logger.info("MLflow registry of %s repaired (%s)", row["model_name"], moved)
+            if row["model_name"] not in report.repaired:
+                report.repaired.append(row["model_name"])
     return report
 
 
@@ -160,11 +171,14 @@ def _apply(runtime: Runtime, row: Any) -> str | None:
 def _align(runtime: Runtime, model_name: str) -> str | None:
     """Move the alias and stage to the database's champion (read now, not when it was owed:
     a later promotion or a rollback may have moved it since)."""
-    record = runtime.models.get(model_name)
-    if record.champion_version is None:
-        return None
-    runtime.registry.promote(model_name, record.champion_version, record.config.promotion_stage)
-    return record.champion_version
+    moved = None
+    for _ in range(3):  # a promotion committed while we moved the alias: follow it too
+        record = runtime.models.get(model_name)
+        if record.champion_version is None or record.champion_version == moved:
+            return moved
+        runtime.registry.promote(model_name, record.champion_version, record.config.promotion_stage)
+        moved = record.champion_version
+    return moved
 
 
 def _failed(runtime: Runtime, row: Any, exc: Exception) -> None:

@@ -410,7 +410,7 @@ def _record_outcome(
             job_id=job.job_id,
         )
     # MLflow follows the database; if it fails now, the row owed above stays for the reconciler
-    settle(runtime, record.name)
+    settle(runtime, record.name, repairing=False)
     return finished
 
 

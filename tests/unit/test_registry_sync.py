@@ -150,6 +150,25 @@ def test_the_reconciler_puts_back_an_alias_and_a_stage_moved_behind_its_back(ml_
     assert event["details"]["champion_moved_to"] == second.model_version
 
 
+def test_a_process_killed_between_the_commit_and_the_alias_leaves_a_change_the_reconciler_makes(
+    ml_runtime, monkeypatch
+):
+    configure(ml_runtime)
+    # the worker dies right after the commit: nothing tells MLflow
+    monkeypatch.setattr("shared.retrain.settle", lambda *args, **kwargs: None)
+    job = run(ml_runtime, make_churn_frame(300, seed=1))
+    assert job.promoted is True
+    assert ml_runtime.registry.champion_version(NAME) is None
+    assert [row["attempts"] for row in pending(ml_runtime)] == [0]
+
+    report = reconcile_registry(ml_runtime)
+
+    assert report.repaired == [NAME]
+    assert ml_runtime.registry.champion_version(NAME) == job.model_version
+    (event,) = kinds(ml_runtime, "registry_repaired")
+    assert event["details"]["failed_attempts"] == 0 and event["job_id"] == job.job_id
+
+
 def test_settle_with_nothing_owed_asks_mlflow_nothing(ml_runtime, monkeypatch):
     configure(ml_runtime)
     monkeypatch.setattr(ml_runtime.registry, "promote", pytest.fail)
