@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -335,12 +336,11 @@ def _candidate_metrics(candidate: TrainedCandidate) -> dict[str, float]:
 
 def _decision_metrics(decision: PromotionDecision) -> dict[str, float]:
     """The comparison as MLflow metrics: the improvement and, when gated, its interval."""
-    found = {}
-    if decision.improvement is not None and abs(decision.improvement) != float("inf"):
-        found["promotion_improvement"] = decision.improvement
+    values = {"promotion_improvement": decision.improvement}
     if decision.interval is not None:
-        found["promotion_interval_low"], found["promotion_interval_high"] = decision.interval
-    return found
+        values["promotion_interval_low"], values["promotion_interval_high"] = decision.interval
+    # a zero champion metric makes the relative improvement infinite: no number to chart
+    return {k: v for k, v in values.items() if v is not None and math.isfinite(v)}
 
 
 def _scores(metrics: dict[str, float]) -> str:
