@@ -67,11 +67,9 @@ PHASES = {  # phase -> the product's functions timed for it: (module, class or N
     "fit + score new model": [("shared.retrain", None, "_fit_and_score")],
     "load + score champion": [
         ("shared.retrain", None, "_load_champion"),
-        ("shared.retrain", None, "compute_metrics"),  # outside _fit_and_score: the champion's
+        ("shared.retrain", None, "_score_champion"),
     ],
-    "significance gate (predictions + bootstrap)": [
-        ("shared.retrain", None, "holdout_evidence")
-    ],
+    "significance gate (paired bootstrap)": [("shared.retrain", None, "paired_bootstrap")],
     "diagnostics": [("shared.retrain", None, "_diagnostics")],
     "MLflow log + register": [("shared.registry", "ModelRegistry", "log_candidate")],
     "MLflow alias, stage, version tags": [
@@ -80,7 +78,7 @@ PHASES = {  # phase -> the product's functions timed for it: (module, class or N
     ],
     "monitors follow (reference blobs)": [("shared.retrain", None, "_monitors_following")],
 }
-GATE_PHASE = "significance gate (predictions + bootstrap)"
+GATE_PHASE = "significance gate (paired bootstrap)"
 GATE_ROWS = 100_000  # a 20,000-row holdout (test_size 0.2)
 GATE_CONFIDENCE = 0.95
 
@@ -490,16 +488,18 @@ def gate_main(args: argparse.Namespace) -> None:
             "rows), one with `promotion_confidence` "
             f"{GATE_CONFIDENCE} and one without (the baseline), {args.jobs} jobs each after "
             "the first, alternately, so both see the same load. `auto_promote` is off for "
-            "both, so neither job promotes and the only difference is the gate: both models' "
-            f"predictions on the holdout and a {result['method']}.",
+            "both, so neither job promotes and the only difference is the gate: a "
+            f"{result['method']} over the holdout predictions both models made for their "
+            "metrics anyway.",
             "",
             markdown_table(GATE_HEADERS, rows),
             "",
             *bare_lines,
             "",
-            "The phase column is timed around `holdout_evidence` inside the job (predicting "
-            "with both models, then the bootstrap); the job difference is the same cost seen "
-            "from outside, with the fit's run-to-run noise. Classification resamples are "
+            "The phase column is timed around `paired_bootstrap` inside the job; the job "
+            "difference is the same cost seen from outside, with the fit's run-to-run noise "
+            "(on a loaded machine, see the load average above, that noise is larger than the "
+            "gate). Classification resamples are "
             "multinomial draws over the few (label, candidate, champion) combinations, so "
             "their cost hardly grows with the holdout; regression resamples gather per-row "
             "errors (2,000 x rows indices).",

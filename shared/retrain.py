@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shared.clock import utcnow
@@ -44,7 +45,7 @@ from shared.promotion import (
 from shared.provenance import decision_tags, origin_tags
 from shared.registry_sync import owe, settle
 from shared.runtime import Runtime
-from shared.significance import Evidence, holdout_evidence
+from shared.significance import Evidence, paired_bootstrap
 from shared.windows import TrainingPlan, candidate_to_keep, plan_for
 
 logger = logging.getLogger("retraining.jobs")
@@ -201,26 +202,23 @@ def _train(
     }
     metric, higher = primary_metric(record.config, task)
     kept = candidate_to_keep(
-        {name: metrics for name, (_, metrics) in scored.items()},
+        {name: metrics for name, (_, metrics, _) in scored.items()},
         metric,
         higher,
         config.promotion_min_improvement,
     )
-    model, metrics = scored[kept]
+    model, metrics, predicted = scored[kept]
     champion_metrics, evidence = None, None
     if champion is not None:
         champion_features = record.feature_columns or []
-        champion_metrics = compute_metrics(
-            champion, plan.holdout[champion_features], plan.holdout[target], task
+        champion_metrics, champion_predicted = _score_champion(
+            champion, plan.holdout, champion_features, target, task
         )
-        if config.promotion_confidence is not None:
-            evidence = holdout_evidence(
-                model,
-                champion,
-                plan.holdout,
-                candidate_features=features,
-                champion_features=champion_features,
-                target=target,
+        if config.promotion_confidence is not None:  # on the predictions scored above
+            evidence = paired_bootstrap(
+                plan.holdout[target].to_numpy(),
+                predicted,
+                champion_predicted,
                 task=task,
                 metric=metric,
                 higher_is_better=higher,
@@ -276,6 +274,17 @@ def _load_champion(runtime: Runtime, record: ModelRecord) -> Any:
     return runtime.registry.load(record.name, record.champion_version)
 
 
+def _score_champion(
+    champion: Any, holdout: pd.DataFrame, features: list[str], target: str, task: Task
+) -> tuple[dict[str, float], np.ndarray]:
+    """The champion's holdout metrics and predictions (the gate pairs them with the new one's)."""
+    predicted = np.asarray(champion.predict(holdout[features]))
+    metrics = compute_metrics(
+        champion, holdout[features], holdout[target], task, predicted=predicted
+    )
+    return metrics, predicted
+
+
 def _fit_and_score(
     model_name: str,
     candidate: str,
@@ -285,7 +294,8 @@ def _fit_and_score(
     features: list[str],
     target: str,
     task: Task,
-) -> tuple[Any, dict[str, float]]:
+) -> tuple[Any, dict[str, float], np.ndarray]:
+    """The fitted model, its holdout metrics and its holdout predictions (for the gate)."""
     started = time.perf_counter()
     model = fit_model(pipeline, rows, features, target, task)
     logger.info(
@@ -298,11 +308,13 @@ def _fit_and_score(
         time.perf_counter() - started,
         len(holdout),
     )
-    return model, compute_metrics(model, holdout[features], holdout[target], task)
+    predicted = np.asarray(model.predict(holdout[features]))
+    metrics = compute_metrics(model, holdout[features], holdout[target], task, predicted=predicted)
+    return model, metrics, predicted
 
 
 def _window_details(
-    plan: TrainingPlan, scored: dict[str, tuple[Any, dict]], kept: str
+    plan: TrainingPlan, scored: dict[str, tuple[Any, dict, np.ndarray]], kept: str
 ) -> dict[str, Any]:
     return {
         "kept": kept,
@@ -310,7 +322,7 @@ def _window_details(
         "change_too_recent": plan.change_too_recent,
         "candidates": {
             name: {"rows": len(plan.candidates[name]), "metrics": metrics}
-            for name, (_, metrics) in scored.items()
+            for name, (_, metrics, _) in scored.items()
         },
         "notes": plan.notes,
     }

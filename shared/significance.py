@@ -10,10 +10,8 @@ one index matrix over the per-row errors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shared.enums import Task
 
@@ -33,34 +31,6 @@ class Evidence:
     method: str
     resamples: int
     n_rows: int
-
-
-def holdout_evidence(
-    candidate: Any,
-    champion: Any,
-    holdout: pd.DataFrame,
-    *,
-    candidate_features: list[str],
-    champion_features: list[str],
-    target: str,
-    task: Task,
-    metric: str,
-    higher_is_better: bool,
-    confidence: float,
-    seed: int,
-) -> Evidence:
-    """Both models' predictions on the holdout, compared by a paired bootstrap."""
-    labelled = holdout[holdout[target].notna()]
-    return paired_bootstrap(
-        labelled[target].to_numpy(),
-        np.asarray(candidate.predict(labelled[candidate_features])),
-        np.asarray(champion.predict(labelled[champion_features])),
-        task=task,
-        metric=metric,
-        higher_is_better=higher_is_better,
-        confidence=confidence,
-        seed=seed,
-    )
 
 
 def paired_bootstrap(
