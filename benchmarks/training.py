@@ -444,7 +444,7 @@ def bare_bootstrap(rows: int = 20_000, repeats: int = 5) -> dict[str, float]:
 GATE_HEADERS = [
     "promotion_confidence",
     "holdout rows",
-    "job s (median)",
+    "job s (median, min-max)",
     "significance gate phase s (median)",
     "extra s per job (median job difference)",
 ]
@@ -452,14 +452,14 @@ GATE_HEADERS = [
 
 def gate_rows(result: dict[str, Any]) -> list[list[str]]:
     jobs_of = result["jobs"]
-    medians = {gate: statistics.median(job["seconds"] for job in jobs_of[gate]) for gate in jobs_of}
+    seconds = {gate: [job["seconds"] for job in jobs_of[gate]] for gate in jobs_of}
+    medians = {gate: statistics.median(values) for gate, values in seconds.items()}
     rows = []
     for gate, label in (("off", "None (baseline)"), ("on", str(GATE_CONFIDENCE))):
         phase = statistics.median(job["phases"].get(GATE_PHASE, 0.0) for job in jobs_of[gate])
         extra = "" if gate == "off" else f"{medians['on'] - medians['off']:+.3f}"
-        rows.append(
-            [label, f"{result['n_holdout']:,}", f"{medians[gate]:.3f}", f"{phase:.3f}", extra]
-        )
+        spread = f"{medians[gate]:.3f} ({min(seconds[gate]):.3f}-{max(seconds[gate]):.3f})"
+        rows.append([label, f"{result['n_holdout']:,}", spread, f"{phase:.3f}", extra])
     return rows
 
 
