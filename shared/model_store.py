@@ -102,6 +102,22 @@ class ModelRepository:
             raise UnknownModel(name)
         return record
 
+    def hold_champion(
+        self, name: str, expected_version: str | None, connection: Connection
+    ) -> bool:
+        """Compare-and-lock: True if the champion is still ``expected_version`` (None: none
+        yet). The row is then written (locked) in ``connection``'s transaction, so no one else
+        changes the champion before that transaction ends."""
+        result = connection.execute(
+            models.update()
+            .where(
+                models.c.name == name,
+                models.c.champion_version.is_not_distinct_from(expected_version),
+            )
+            .values(updated_at=utcnow())
+        )
+        return result.rowcount == 1
+
     def champion_of(self, name: str, connection: Connection | None = None) -> str | None:
         """The champion's version as the database has it now (in ``connection`` when given)."""
         query = sa.select(models.c.champion_version).where(models.c.name == name)

@@ -382,9 +382,7 @@ def _record_outcome(
     if decision.promote:
         monitors = _monitors_following(runtime, record, candidate)
     with runtime.engine.begin() as connection:
-        decision = _promote_if_current(
-            runtime, job, record, candidate, logged, decision, monitors, connection
-        )
+        decision = _still_current(runtime, job, record, decision, connection)
         finished = runtime.jobs.complete(
             job.job_id,
             job.attempt,
@@ -402,12 +400,27 @@ def _record_outcome(
             },
         )
         if finished is None:
-            raise JobFenced(job.job_id)  # the rollback undoes the promotion too
-        if not decision.promote:
+            raise JobFenced(job.job_id)
+        comparison = _comparison(record, candidate, logged, decision, monitors)
+        if decision.promote:
+            runtime.models.set_champion(
+                record.name,
+                version=logged.version,
+                run_id=logged.run_id,
+                metrics=candidate.metrics,
+                task=candidate.task,
+                feature_columns=candidate.features,
+                details=comparison,
+                monitors=monitors,
+                diagnostics=candidate.diagnostics,
+                job_id=job.job_id,
+                connection=connection,
+            )
+        else:
             runtime.models.record(
                 record.name,
                 "promotion_refused",
-                _comparison(record, candidate, logged, decision, None),
+                comparison,
                 job_id=job.job_id,
                 connection=connection,
             )
@@ -426,38 +439,22 @@ def _record_outcome(
     return finished
 
 
-def _promote_if_current(
+def _still_current(
     runtime: Runtime,
     job: RetrainingJob,
     record: ModelRecord,
-    candidate: TrainedCandidate,
-    logged,
     decision: PromotionDecision,
-    monitors: tuple[str, dict[str, float]] | None,
     connection,
 ) -> PromotionDecision:
-    """Promote (compare-and-set on the champion the candidate was compared with), or the
-    decision refused as stale: past the job's deadline, or the champion has changed since."""
+    """The decision, or refused as stale: past the job's deadline, or the champion is no
+    longer the one the candidate was compared with. A current champion stays held (its row
+    locked by this transaction's write) until the promotion commits: compare-and-swap."""
     if not decision.promote:
         return decision
     late = deadline_passed(job.start_time, runtime.settings.job_time_limit_seconds, utcnow())
     if late:
         return stale(decision, late)
-    promoted = runtime.models.set_champion(
-        record.name,
-        version=logged.version,
-        run_id=logged.run_id,
-        metrics=candidate.metrics,
-        task=candidate.task,
-        feature_columns=candidate.features,
-        details=_comparison(record, candidate, logged, decision, monitors),
-        monitors=monitors,
-        diagnostics=candidate.diagnostics,
-        job_id=job.job_id,
-        connection=connection,
-        expected_version=record.champion_version,
-    )
-    if promoted:
+    if runtime.models.hold_champion(record.name, record.champion_version, connection):
         return decision
     now = runtime.models.champion_of(record.name, connection=connection)
     return stale(decision, champion_changed(record.champion_version, now) or "champion changed")
