@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from api.errors import Problem
 from api.settings import ApiSettings
+from shared.registry_sync import reconcile_registry
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.usecases.due_work import Ticker, start_due_work
@@ -98,6 +99,7 @@ class ApiContext:
         def dispatch() -> None:
             start_due_work(self.runtime, publisher)
             reconcile_jobs(self.runtime, publisher)
+            reconcile_registry(self.runtime)
 
         self._dispatcher = Ticker(
             dispatch, self.api.dispatch_interval_seconds, name="retrain-dispatcher"

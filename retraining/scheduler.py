@@ -28,6 +28,7 @@ from shared.modeling import TrainingPipeline
 from shared.monitoring import initialize_monitors, run_check
 from shared.notifications import Notifier, notifier_for
 from shared.pipeline_spec import pipeline_to_spec
+from shared.registry_sync import settle
 from shared.retrain import DataLoader
 from shared.runtime import Runtime
 from shared.settings import Settings
@@ -269,7 +270,9 @@ class RetrainingScheduler:
 
     def run_due_work(self, now: datetime | None = None) -> list[RetrainingJob | CheckRecord]:
         """Run whatever is due for this model now (what the monitoring thread does each tick):
-        the jobs and checks it ran (embedded), or queued (distributed), oldest first."""
+        the jobs and checks it ran (embedded), or queued (distributed), oldest first.
+        A registry change MLflow missed (it was unavailable) is retried first."""
+        settle(self.runtime, self.model_name)
         if isinstance(self._publisher, _InThisThread):
             with self._publisher.recording() as done:
                 start_due_work(self.runtime, self._publisher, now, [self.model_name])

@@ -86,6 +86,10 @@ def _not_a_day_divisor(hours: int) -> str | None:
     return None
 
 
+def _strictly_inside_half_and_one(value: float) -> str | None:
+    return None if 0.5 < value < 1 else f"must be above 0.5 and below 1, got {value!r}"
+
+
 def _computed_metrics() -> tuple[str, ...]:
     from shared.evaluation import COMPUTED_METRICS
 
@@ -336,6 +340,16 @@ class RetrainingConfig:
         minimum=0.0,
         maximum=1000.0,
     )
+    promotion_confidence: float | None = setting(
+        None,
+        "With a value (e.g. 0.95, above 0.5 and below 1), also promote only when the lower "
+        "bound of this paired bootstrap confidence interval of the relative improvement on "
+        "the shared holdout is above promotion_min_improvement; None: the margin alone.",
+        minimum=0.5,
+        maximum=1.0,
+        check=_strictly_inside_half_and_one,
+        examples=(0.95,),
+    )
     promotion_stage: str | None = setting(
         "Staging",
         "MLflow stage the promoted version moves to; None: the 'champion' alias only.",
@@ -395,6 +409,7 @@ class RetrainingConfig:
         if self.timestamp_column == self.target_column:
             raise Invalid("timestamp_column: must differ from target_column")
         _check_schedule_kinds(self)
+        _check_significance(self)
 
     def with_model_name(self, model_name: str) -> RetrainingConfig:
         """A copy of this configuration for another model name."""
@@ -421,6 +436,20 @@ def _check_schedule_kinds(config: RetrainingConfig) -> None:
                 raise Invalid(f"schedule_cron: cannot be combined with {other}")
     if config.schedule_interval_hours is not None and config.schedule_day_of_week is not None:
         raise Invalid("schedule_interval_hours: cannot be combined with schedule_day_of_week")
+
+
+def _check_significance(config: RetrainingConfig) -> None:
+    """The significance gate resamples the primary metric: it must be one it can recompute."""
+    metric = config.primary_metric
+    if config.promotion_confidence is None or metric is None:
+        return
+    from shared.significance import BOOTSTRAP_METRICS
+
+    if metric not in BOOTSTRAP_METRICS:
+        raise Invalid(
+            f"promotion_confidence: the paired bootstrap cannot resample primary_metric "
+            f"{metric!r} (it can: {', '.join(BOOTSTRAP_METRICS)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -486,7 +515,10 @@ def _check(spec: ConfigField, value: Any, nullable: bool) -> tuple[Any, str | No
     if spec.kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
             return value, f"must be a number, got {value!r}"
-        return value, _out_of_bounds(spec.rules, value)
+        problem = _out_of_bounds(spec.rules, value)
+        if problem is None and spec.rules.check is not None:
+            problem = spec.rules.check(value)
+        return value, problem
     if spec.kind is dict:
         if not isinstance(value, dict):
             return value, f"must be an object, got {value!r}"

@@ -63,20 +63,30 @@ def primary_metric(config: RetrainingConfig, task: Task | str) -> tuple[str, boo
 
 
 def compute_metrics(
-    model: Any, X: pd.DataFrame, y: pd.Series, task: Task | str
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: Task | str,
+    *,
+    predicted: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Score a fitted model on (X, y); rows with a missing label are ignored.
 
+    ``predicted``: the model's predictions for X when the caller has them already.
     Classification: accuracy, f1_score, precision, recall (binary: positive class = the larger
     label; multiclass: weighted), and roc_auc when computable. Regression: rmse, mae, r2.
     Values are Python floats rounded to 6 decimals; undefined (non-finite) ones are left out.
     """
     task = Task(task)
+    if predicted is not None and len(predicted) != len(X):
+        raise ValueError(f"X has {len(X)} rows but {len(predicted)} predictions were given")
+    known = pd.Series(y).notna().to_numpy()
     X, y = _labelled_rows(X, y)
+    y_pred = np.asarray(model.predict(X) if predicted is None else np.asarray(predicted)[known])
     if task is Task.CLASSIFICATION:
-        metrics = _classification_metrics(model, X, y)
+        metrics = _classification_metrics(model, X, y, y_pred)
     else:
-        metrics = _regression_metrics(y.to_numpy(dtype=float), model.predict(X))
+        metrics = _regression_metrics(y.to_numpy(dtype=float), y_pred)
     return {k: round(float(v), 6) for k, v in metrics.items() if math.isfinite(v)}
 
 
@@ -107,12 +117,13 @@ def _labelled_rows(X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, pd.Seri
     return X[known], y[known]
 
 
-def _classification_metrics(model, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
+def _classification_metrics(
+    model, X: pd.DataFrame, y: pd.Series, y_pred: np.ndarray
+) -> dict[str, float]:
     # scikit-learn is imported lazily so light callers (config checks) stay light.
     from sklearn import metrics as skm
 
     y_true = y.to_numpy()
-    y_pred = np.asarray(model.predict(X))
     classes = getattr(model, "classes_", None)
     known = [y_true, y_pred] if classes is None else [y_true, y_pred, np.asarray(classes)]
     labels = np.unique(np.concatenate(known))

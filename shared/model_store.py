@@ -18,6 +18,8 @@ from shared.enums import Task
 from shared.errors import Conflict, NotFound
 from shared.events import record_event
 
+_ANY: Any = object()  # no condition on the current champion
+
 
 class UnknownModel(NotFound):
     title = "Unknown model"
@@ -100,6 +102,28 @@ class ModelRepository:
             raise UnknownModel(name)
         return record
 
+    def hold_champion(
+        self, name: str, expected_version: str | None, connection: Connection
+    ) -> bool:
+        """Compare-and-lock: True if the champion is still ``expected_version`` (None: none
+        yet). The row is then written (locked) in ``connection``'s transaction, so no one else
+        changes the champion before that transaction ends."""
+        result = connection.execute(
+            models.update()
+            .where(
+                models.c.name == name,
+                models.c.champion_version.is_not_distinct_from(expected_version),
+            )
+            .values(updated_at=utcnow())
+        )
+        return result.rowcount == 1
+
+    def champion_of(self, name: str, connection: Connection | None = None) -> str | None:
+        """The champion's version as the database has it now (in ``connection`` when given)."""
+        query = sa.select(models.c.champion_version).where(models.c.name == name)
+        with transaction(self.engine, connection) as connection:
+            return connection.execute(query).scalar_one_or_none()
+
     def list(self) -> list[ModelRecord]:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(models).order_by(models.c.name)).mappings().all()
@@ -129,11 +153,14 @@ class ModelRepository:
         job_id: str | None = None,
         connection: Connection | None = None,
         event_kind: str = "promotion",
-    ) -> None:
+        expected_version: str | None = _ANY,
+    ) -> bool:
         """Make ``version`` the champion; inside ``connection``'s transaction when given.
 
         ``monitors``: the new (reference_key, baseline_metrics) that follow the champion;
         ``event_kind``: the audit event's (a rollback says so).
+        ``expected_version``: compare-and-set, only if the champion is still that version
+        (None: no champion yet); False, and nothing changed, when it is not.
         """
         values: dict[str, Any] = {
             "champion_version": version,
@@ -145,13 +172,14 @@ class ModelRepository:
         }
         if monitors is not None:
             values["reference_key"], values["baseline_metrics"] = monitors
-        self._update(
+        return self._update(
             name,
             event_kind,
             values,
             details=details,
             job_id=job_id,
             connection=connection,
+            expected_champion=expected_version,
         )
 
     def set_data_sources(self, name: str, sources: dict[str, Any]) -> None:
@@ -224,16 +252,30 @@ class ModelRepository:
         details: dict[str, Any] | None = None,
         job_id: str | None = None,
         connection: Connection | None = None,
-    ) -> None:
+        expected_champion: str | None = _ANY,
+    ) -> bool:
+        condition = models.c.name == name
+        if expected_champion is not _ANY:
+            condition = condition & models.c.champion_version.is_not_distinct_from(
+                expected_champion
+            )
         with transaction(self.engine, connection) as connection:
             result = connection.execute(
-                models.update().where(models.c.name == name).values(updated_at=utcnow(), **values)
+                models.update().where(condition).values(updated_at=utcnow(), **values)
             )
             if result.rowcount != 1:
-                raise UnknownModel(name)
+                if expected_champion is _ANY or not self._exists(connection, name):
+                    raise UnknownModel(name)
+                return False
             record_event(
                 connection, name, kind, job_id=job_id, details=details or _json_safe(values)
             )
+        return True
+
+    @staticmethod
+    def _exists(connection: Connection, name: str) -> bool:
+        query = sa.select(models.c.name).where(models.c.name == name)
+        return connection.execute(query).first() is not None
 
 
 def _json_safe(values: dict[str, Any]) -> dict[str, Any]:

@@ -100,7 +100,8 @@ class ModelRegistry:
         """Log a fitted sklearn model in a new run of "retraining/<model_name>" and register it.
 
         ``input_example`` holds feature columns only; its first rows and the model's predictions
-        on them give the signature.
+        on them give the signature. ``tags`` go on the run and on the registered version (the
+        registry UI shows the version's).
         """
         _check_model_name(model_name)
         metric_values = _metric_values(metrics)
@@ -116,7 +117,7 @@ class ModelRegistry:
                 )
                 self._log_run_data(run_id, logged.model_id, params, metric_values)
                 self._upload_model(logged, run_id, model, signature, trusted_types)
-                version = self._register(model_name, logged, run_id)
+                version = self._register(model_name, logged, run_id, tag_values)
             except BaseException:
                 with suppress(Exception):  # the original error matters more than bookkeeping
                     self._client.set_terminated(run_id, "FAILED")
@@ -140,6 +141,33 @@ class ModelRegistry:
                 self._client.set_registered_model_alias(model_name, self.CHAMPION_ALIAS, version)
             if canonical_stage is not None:
                 self._move_stage(model_name, version, canonical_stage)
+
+    def describe_version(
+        self,
+        model_name: str,
+        version: str,
+        tags: Mapping[str, Any],
+        description: str | None = None,
+    ) -> None:
+        """Set tags (and the description) of a registered version: why it is or is not champion."""
+        _check_model_name(model_name)
+        version = _check_version(version)
+        with _reachable(self.tracking_uri), _version_must_exist(model_name, version):
+            for key, value in tags.items():
+                text = "" if value is None else str(value)
+                self._client.set_model_version_tag(model_name, version, str(key), text)
+            if description is not None:
+                self._client.update_model_version(model_name, version, description=description)
+
+    def champion_state(self, model_name: str) -> tuple[str | None, str | None]:
+        """(version the champion alias points to, that version's stage); Nones when absent."""
+        version = self.champion_version(model_name)
+        if version is None:
+            return None, None
+        with _reachable(self.tracking_uri):
+            found = self._client.get_model_version(model_name, version)
+        stage = found.current_stage
+        return version, None if stage in (None, "None") else str(stage)
 
     def load(self, model_name: str, version: str) -> Any:
         """The registered sklearn model, shared between callers (predict with it, do not refit).
@@ -247,7 +275,9 @@ class ModelRegistry:
         self._client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
         self._client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
 
-    def _register(self, model_name: str, logged: MlflowLoggedModel, run_id: str) -> str:
+    def _register(
+        self, model_name: str, logged: MlflowLoggedModel, run_id: str, tags: dict[str, str]
+    ) -> str:
         from mlflow.exceptions import MlflowException
 
         try:
@@ -258,7 +288,11 @@ class ModelRegistry:
         # Source is the artifact location, not "models:/<model_id>": MLflow's SQL registry
         # resolves that URI through the process-wide tracking URI, not this client's.
         version = self._client.create_model_version(
-            model_name, logged.artifact_location, run_id=run_id, model_id=logged.model_id
+            model_name,
+            logged.artifact_location,
+            run_id=run_id,
+            model_id=logged.model_id,
+            tags=tags,
         )
         return str(version.version)
 

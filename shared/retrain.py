@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shared import ledger
@@ -34,8 +36,17 @@ from shared.model_store import ModelRecord
 from shared.modeling import TrainingPipeline, fit_model
 from shared.monitoring import set_reference
 from shared.notifications import Notifier, notify_safely
-from shared.promotion import PromotionDecision, decide_promotion
+from shared.promotion import (
+    PromotionDecision,
+    champion_changed,
+    deadline_passed,
+    decide_promotion,
+    stale,
+)
+from shared.provenance import decision_tags, origin_tags
+from shared.registry_sync import owe, settle
 from shared.runtime import Runtime
+from shared.significance import Evidence, paired_bootstrap
 from shared.windows import TrainingPlan, candidate_to_keep, plan_for
 
 logger = logging.getLogger("retraining.jobs")
@@ -57,6 +68,7 @@ class TrainedCandidate:
     details: dict[str, Any]
     training_window: pd.DataFrame
     diagnostics: dict[str, Any]  # kept with the champion if it is promoted (shared.diagnostics)
+    evidence: Evidence | None = None  # the paired interval, with promotion_confidence
 
 
 def execute_job(
@@ -110,6 +122,15 @@ def _train_and_decide(
     candidate = _train(runtime, record, frame, pipeline)
     _beat(runtime, job)
     metric, higher = primary_metric(record.config, candidate.task)
+    decision = decide_promotion(
+        candidate.metrics,
+        candidate.champion_metrics,
+        metric=metric,
+        higher_is_better=higher,
+        min_improvement=record.config.promotion_min_improvement,
+        auto_promote=record.config.auto_promote,
+        evidence=candidate.evidence,
+    )
     logger.info(
         "job %s: scores on the holdout: %s; champion %s",
         job.job_id,
@@ -125,28 +146,15 @@ def _train_and_decide(
             **candidate.metrics,
             **{f"champion_{k}": v for k, v in (candidate.champion_metrics or {}).items()},
             **_candidate_metrics(candidate),
+            **_decision_metrics(decision),
         },
-        tags={
-            "job_id": job.job_id,
-            "trigger": str(job.trigger),
-            "data_fingerprint": candidate.details["data_fingerprint"],
-            "window_kept": candidate.details["window"]["kept"],
-        },
+        tags=origin_tags(job, candidate.details),
     )
     logger.info("job %s: logged %s version %s", job.job_id, record.name, logged.version)
-    decision = decide_promotion(
-        candidate.metrics,
-        candidate.champion_metrics,
-        metric=metric,
-        higher_is_better=higher,
-        min_improvement=record.config.promotion_min_improvement,
-        auto_promote=record.config.auto_promote,
-    )
     details = {
         **job.details,  # what the job started with (the check that called for it)
         **candidate.details,
         "primary_metric": metric,
-        "improvement": decision.improvement,
         "duration_seconds": round(time.perf_counter() - started, 3),
     }
     finished = _record_outcome(runtime, job, record, candidate, logged, decision, details)
@@ -195,18 +203,29 @@ def _train(
     }
     metric, higher = primary_metric(record.config, task)
     kept = candidate_to_keep(
-        {name: metrics for name, (_, metrics) in scored.items()},
+        {name: metrics for name, (_, metrics, _) in scored.items()},
         metric,
         higher,
         config.promotion_min_improvement,
     )
-    model, metrics = scored[kept]
-    champion_metrics = None
+    model, metrics, predicted = scored[kept]
+    champion_metrics, evidence = None, None
     if champion is not None:
         champion_features = record.feature_columns or []
-        champion_metrics = compute_metrics(
-            champion, plan.holdout[champion_features], plan.holdout[target], task
+        champion_metrics, champion_predicted = _score_champion(
+            champion, plan.holdout, champion_features, target, task
         )
+        if config.promotion_confidence is not None:  # on the predictions scored above
+            evidence = paired_bootstrap(
+                plan.holdout[target].to_numpy(),
+                predicted,
+                champion_predicted,
+                task=task,
+                metric=metric,
+                higher_is_better=higher,
+                confidence=config.promotion_confidence,
+                seed=pipeline.random_state,
+            )
     training_rows = plan.candidates[kept]
     details = {
         "task": str(task),
@@ -224,7 +243,7 @@ def _train(
     # the monitors of a replacing champion follow the data it learned from
     reference = pd.concat([training_rows, plan.holdout])
     return TrainedCandidate(
-        model, task, features, metrics, champion_metrics, details, reference, diagnostics
+        model, task, features, metrics, champion_metrics, details, reference, diagnostics, evidence
     )
 
 
@@ -256,6 +275,17 @@ def _load_champion(runtime: Runtime, record: ModelRecord) -> Any:
     return runtime.registry.load(record.name, record.champion_version)
 
 
+def _score_champion(
+    champion: Any, holdout: pd.DataFrame, features: list[str], target: str, task: Task
+) -> tuple[dict[str, float], np.ndarray]:
+    """The champion's holdout metrics and predictions (the gate pairs them with the new one's)."""
+    predicted = np.asarray(champion.predict(holdout[features]))
+    metrics = compute_metrics(
+        champion, holdout[features], holdout[target], task, predicted=predicted
+    )
+    return metrics, predicted
+
+
 def _fit_and_score(
     model_name: str,
     candidate: str,
@@ -265,7 +295,8 @@ def _fit_and_score(
     features: list[str],
     target: str,
     task: Task,
-) -> tuple[Any, dict[str, float]]:
+) -> tuple[Any, dict[str, float], np.ndarray]:
+    """The fitted model, its holdout metrics and its holdout predictions (for the gate)."""
     started = time.perf_counter()
     model = fit_model(pipeline, rows, features, target, task)
     logger.info(
@@ -278,11 +309,13 @@ def _fit_and_score(
         time.perf_counter() - started,
         len(holdout),
     )
-    return model, compute_metrics(model, holdout[features], holdout[target], task)
+    predicted = np.asarray(model.predict(holdout[features]))
+    metrics = compute_metrics(model, holdout[features], holdout[target], task, predicted=predicted)
+    return model, metrics, predicted
 
 
 def _window_details(
-    plan: TrainingPlan, scored: dict[str, tuple[Any, dict]], kept: str
+    plan: TrainingPlan, scored: dict[str, tuple[Any, dict, np.ndarray]], kept: str
 ) -> dict[str, Any]:
     return {
         "kept": kept,
@@ -290,7 +323,7 @@ def _window_details(
         "change_too_recent": plan.change_too_recent,
         "candidates": {
             name: {"rows": len(plan.candidates[name]), "metrics": metrics}
-            for name, (_, metrics) in scored.items()
+            for name, (_, metrics, _) in scored.items()
         },
         "notes": plan.notes,
     }
@@ -312,6 +345,15 @@ def _candidate_metrics(candidate: TrainedCandidate) -> dict[str, float]:
         for name, scored in candidate.details["window"]["candidates"].items()
         for metric, value in scored["metrics"].items()
     }
+
+
+def _decision_metrics(decision: PromotionDecision) -> dict[str, float]:
+    """The comparison as MLflow metrics: the improvement and, when gated, its interval."""
+    values = {"promotion_improvement": decision.improvement}
+    if decision.interval is not None:
+        values["promotion_interval_low"], values["promotion_interval_high"] = decision.interval
+    # a zero champion metric makes the relative improvement infinite: no number to chart
+    return {k: v for k, v in values.items() if v is not None and math.isfinite(v)}
 
 
 def _scores(metrics: dict[str, float]) -> str:
@@ -337,19 +379,11 @@ def _record_outcome(
     decision: PromotionDecision,
     details: dict[str, Any],
 ) -> RetrainingJob:
-    comparison = {
-        "version": logged.version,
-        "metrics": candidate.metrics,
-        "champion_version": record.champion_version,
-        "champion_metrics": candidate.champion_metrics,
-        "reason": decision.reason,
-    }
     monitors = None
     if decision.promote:
         monitors = _monitors_following(runtime, record, candidate)
-    if monitors is not None:
-        comparison["reference_key"] = monitors[0]
     with runtime.engine.begin() as connection:
+        decision = _still_current(runtime, job, record, decision, connection)
         finished = runtime.jobs.complete(
             job.job_id,
             job.attempt,
@@ -360,10 +394,15 @@ def _record_outcome(
             promotion_reason=decision.reason,
             model_version=logged.version,
             mlflow_run_id=logged.run_id,
-            details=details,
+            details={
+                **details,
+                "improvement": decision.improvement,
+                "promotion": decision.to_dict(),
+            },
         )
         if finished is None:
             raise JobFenced(job.job_id)
+        comparison = _comparison(record, candidate, logged, decision, monitors)
         if decision.promote:
             runtime.models.set_champion(
                 record.name,
@@ -389,10 +428,61 @@ def _record_outcome(
         ledger.record_job_outcome(
             connection, job, record, candidate, logged, decision, details, monitors
         )
-    if decision.promote:
-        # the alias follows the database: a crash here leaves it one step behind, never ahead
-        runtime.registry.promote(record.name, logged.version, record.config.promotion_stage)
+        tags, description = decision_tags(job, decision, record.champion_version)
+        owe(
+            connection,
+            record.name,
+            logged.version,
+            promote=decision.promote,
+            tags=tags,
+            description=description,
+            job_id=job.job_id,
+        )
+    # MLflow follows the database; if it fails now, the row owed above stays for the reconciler
+    settle(runtime, record.name, repairing=False)
     return finished
+
+
+def _still_current(
+    runtime: Runtime,
+    job: RetrainingJob,
+    record: ModelRecord,
+    decision: PromotionDecision,
+    connection,
+) -> PromotionDecision:
+    """The decision, or refused as stale: past the job's deadline, or the champion is no
+    longer the one the candidate was compared with. A current champion stays held (its row
+    locked by this transaction's write) until the promotion commits: compare-and-swap."""
+    if not decision.promote:
+        return decision
+    late = deadline_passed(job.start_time, runtime.settings.job_time_limit_seconds, utcnow())
+    if late:
+        return stale(decision, late)
+    if runtime.models.hold_champion(record.name, record.champion_version, connection):
+        return decision
+    now = runtime.models.champion_of(record.name, connection=connection)
+    return stale(decision, champion_changed(record.champion_version, now) or "champion changed")
+
+
+def _comparison(
+    record: ModelRecord,
+    candidate: TrainedCandidate,
+    logged,
+    decision: PromotionDecision,
+    monitors: tuple[str, dict[str, float]] | None,
+) -> dict[str, Any]:
+    """What the audit trail keeps of a promotion or a refusal."""
+    comparison = {
+        "version": logged.version,
+        "metrics": candidate.metrics,
+        "champion_version": record.champion_version,
+        "champion_metrics": candidate.champion_metrics,
+        "reason": decision.reason,
+        "decision": decision.to_dict(),
+    }
+    if monitors is not None:
+        comparison["reference_key"] = monitors[0]
+    return comparison
 
 
 @contextlib.contextmanager

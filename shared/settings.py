@@ -14,7 +14,9 @@ the database (``shared.storage``), model artifacts in MLflow's artifact store.
 
 Job supervision: ``RETRAINING_JOB_LEASE_SECONDS`` (120: a running job silent this long lost
 its worker), ``RETRAINING_JOB_MAX_ATTEMPTS`` (3), ``RETRAINING_PENDING_REPUBLISH_SECONDS``
-(60: a pending job nobody claimed this long is published again).
+(60: a pending job nobody claimed this long is published again), ``RETRAINING_JOB_TIME_LIMIT``
+(3600: a job's deadline; Celery kills a training then, and a candidate finished later is
+refused as stale).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Settings:
     job_lease_seconds: float = 120.0
     job_max_attempts: int = 3
     pending_republish_seconds: float = 60.0
+    job_time_limit_seconds: float = 3600.0
 
     @property
     def model_artifact_root(self) -> str | None:
@@ -80,6 +83,7 @@ class Settings:
             pending_republish_seconds=positive_number(
                 env, "RETRAINING_PENDING_REPUBLISH_SECONDS", 60.0
             ),
+            job_time_limit_seconds=job_time_limit(env),
         )
 
     @property
@@ -89,6 +93,12 @@ class Settings:
 
     def ensure_dirs(self) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+
+def job_time_limit(env: Mapping[str, str]) -> float:
+    """A job's deadline in seconds (``RETRAINING_JOB_TIME_LIMIT``): Celery's hard time limit
+    of a training and the age after which its candidate is stale."""
+    return positive_number(env, "RETRAINING_JOB_TIME_LIMIT", 3600)
 
 
 def normalize_database_url(url: str) -> str:

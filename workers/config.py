@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.settings import positive_number
+from shared.settings import job_time_limit, positive_number
 
 RETRAINING_QUEUE = "retraining"  # long trainings
 CHECKS_QUEUE = "checks"  # short checks, dispatch and reconcile: never behind a training
@@ -43,7 +43,7 @@ class WorkerConfig:
         env = os.environ if environ is None else environ
         config = cls(
             job_soft_time_limit=positive_number(env, "RETRAINING_JOB_SOFT_TIME_LIMIT", 3300),
-            job_time_limit=positive_number(env, "RETRAINING_JOB_TIME_LIMIT", 3600),
+            job_time_limit=job_time_limit(env),
             check_time_limit=positive_number(env, "RETRAINING_CHECK_TIME_LIMIT", 600),
             dispatch_interval=positive_number(env, "RETRAINING_DISPATCH_INTERVAL", 60),
         )

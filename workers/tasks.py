@@ -11,6 +11,7 @@ import logging
 
 from celery.signals import worker_process_init
 
+from shared.registry_sync import reconcile_registry
 from shared.runtime import Runtime
 from shared.usecases.checks import perform_check
 from shared.usecases.due_work import start_due_work
@@ -76,4 +77,11 @@ def dispatch_due() -> int:
 @app.task(name=RECONCILE)
 def reconcile() -> dict[str, list[str]]:
     report = reconcile_jobs(runtime(), publisher())
-    return {"republished": report.republished, "requeued": report.requeued, "failed": report.failed}
+    registry = reconcile_registry(runtime())  # the MLflow alias follows the database
+    return {
+        "republished": report.republished,
+        "requeued": report.requeued,
+        "failed": report.failed,
+        "registry_repaired": registry.repaired,
+        "registry_pending": registry.failed,
+    }

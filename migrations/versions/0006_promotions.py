@@ -11,7 +11,7 @@ from alembic import op
 from shared.db.schema import UTCDateTime
 
 revision = "promotions"
-down_revision = "decisions"  # merge: becomes "registry_sync"
+down_revision = "registry_sync"
 branch_labels = None
 depends_on = None
 

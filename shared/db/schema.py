@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-from shared.clock import utcnow  # noqa: F401 - until every module reads shared.clock
 from shared.enums import ACTIVE_STATUSES
 
 
@@ -141,6 +140,23 @@ events = sa.Table(
     sa.Column("to_status", sa.String(16), nullable=True),
     sa.Column("details", sa.JSON, nullable=True),
     sa.Index("ix_retraining_events_model_at", "model_name", "at"),
+)
+
+# Registry changes owed to MLflow, written with the promotion or refusal they follow (an outbox):
+# ``shared.registry_sync`` applies them after the commit and the reconciler retries them.
+registry_pending = sa.Table(
+    "retraining_registry_pending",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(128), nullable=False, index=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("job_id", sa.String(36), nullable=True),
+    sa.Column("promote", sa.Boolean, nullable=False),  # the champion alias (and stage) moves
+    sa.Column("tags", sa.JSON, nullable=True),  # the version's decision tags
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
 )
 
 # Write-once blobs (reference data, drift profiles, reports), kept out of the hot tables:

@@ -17,6 +17,7 @@ from shared.db.schema import jobs
 from shared.enums import ACTIVE_STATUSES, Task
 from shared.errors import Conflict, Invalid
 from shared.notifications import Notice, Notifier, notifier_for, notify_safely
+from shared.registry_sync import owe, settle
 from shared.runtime import Runtime
 
 logger = logging.getLogger("retraining.rollback")
@@ -69,7 +70,7 @@ def rollback(
         monitors = (state["reference_key"], state.get("baseline_metrics") or {})
     with runtime.engine.begin() as connection:
         _no_active_job(runtime, model_name, connection)  # again, in the transaction
-        runtime.models.set_champion(
+        swapped = runtime.models.set_champion(
             model_name,
             version=target,
             run_id=state["run_id"],
@@ -81,6 +82,20 @@ def rollback(
             diagnostics=state.get("diagnostics"),
             connection=connection,
             event_kind=kind,
+            expected_version=current,
+        )
+        if not swapped:
+            raise RollbackRefused(
+                f"the champion of {model_name!r} changed from version {current} while it was "
+                "rolled back: try again"
+            )
+        owe(
+            connection,
+            model_name,
+            target,
+            promote=True,
+            tags={"decision": kind, "decision_reason": reason},
+            description=f"{kind}: {reason}",
         )
         entry_id = ledger.insert(
             connection,
@@ -100,7 +115,8 @@ def rollback(
             details=details or {},
         )
         breaker.reset_count(connection, model_name)
-    _move_registry(runtime, model_name, target, record.config.promotion_stage)
+    # MLflow follows the database; if it fails now, the row owed above stays for the reconciler
+    settle(runtime, model_name, repairing=False)
     logger.warning("%s: %s to version %s: %s", model_name, kind, target, reason)
     if record.config.enable_notifications:
         notice = Notice(
@@ -113,24 +129,6 @@ def rollback(
         if error:
             runtime.models.record(model_name, "notification_failed", {"error": error})
     return ledger.get(runtime.engine, entry_id)
-
-
-def _move_registry(runtime: Runtime, model_name: str, version: str, stage: str | None) -> None:
-    """The alias follows the database; if MLflow is down now, the repair path moves it later."""
-    try:
-        runtime.registry.promote(model_name, version, stage)
-    except Exception as exc:
-        logger.warning(
-            "%s: the champion alias could not be moved to version %s yet: %s",
-            model_name,
-            version,
-            exc,
-        )
-        runtime.models.record(
-            model_name,
-            "alias_pending",
-            {"version": version, "error": f"{type(exc).__name__}: {exc}"},
-        )
 
 
 def _no_active_job(runtime: Runtime, model_name: str, connection=None) -> None:

@@ -29,6 +29,12 @@ def problem(response, status: int) -> dict:
         ({"model_name": "m", "schedule_day_of_week": "someday"}, "schedule_day_of_week"),
         ({"model_name": "m", "schedule_timezone": "Mars/Olympus"}, "schedule_timezone"),
         ({"model_name": "m", "primary_metric": "happiness"}, "primary_metric"),
+        ({"model_name": "m", "promotion_confidence": 1.0}, "promotion_confidence"),
+        ({"model_name": "m", "promotion_confidence": 0.5}, "promotion_confidence"),
+        (
+            {"model_name": "m", "promotion_confidence": 0.95, "primary_metric": "roc_auc"},
+            "promotion_confidence",
+        ),
         ({"model_name": "m", "colour": "blue"}, "colour"),
         ({"model_name": "../etc"}, "model_name"),
         ({"model_name": "a..b"}, "model_name"),

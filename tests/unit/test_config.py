@@ -161,6 +161,8 @@ BOUNDS = [
     ("max_consecutive_refusals", 1, 1000),
     ("promotion_watch_rows", 1, 1_000_000_000),
 ]
+# Bounds that are themselves refused (above 0.5 and below 1): tests/unit/test_significance.py
+EXCLUSIVE_BOUNDS = {"promotion_confidence": (0.5, 1.0)}
 
 
 def test_every_field_declares_its_description_and_rules_next_to_it():
@@ -178,7 +180,10 @@ def test_the_bounds_are_the_fields_metadata():
         for name, spec in CONFIG_FIELDS.items()
         if spec.kind in (int, float)
     }
-    assert declared == {name: (low, high) for name, low, high in BOUNDS}
+    assert declared == {
+        **{name: (low, high) for name, low, high in BOUNDS},
+        **EXCLUSIVE_BOUNDS,
+    }
 
 
 @pytest.mark.parametrize(("name", "low", "high"), BOUNDS)
