@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from shared.check_pages import wait_for_page
 from shared.clock import utcnow
 from shared.enums import Task
 from shared.evaluation import primary_metric
@@ -44,7 +45,9 @@ def write_model_report(runtime: Runtime, model_name: str) -> Path:
     """Store the report (readable from every host) and return this host's copy of it."""
     data = report_data(runtime, model_name)
     latest = data["latest_check"]
-    if latest and latest.get("report_key") and runtime.blobs.exists(latest["report_key"]):
+    if latest and latest.get("report_key") and latest.get("status") == "completed":
+        # the check's page may still be rendering: waited for, or rendered here
+        wait_for_page(runtime, runtime.checks.get(latest["check_id"]))
         latest["report_href"] = runtime.blobs.local_path(latest["report_key"]).as_uri()
     key = f"models/{model_name}/reports/report-{utcnow().strftime('%Y%m%dT%H%M%S%f')}.html"
     page = render_html(data).encode("utf-8")

@@ -157,14 +157,22 @@ def test_check_answers_with_the_result_when_it_is_quick(trained):
     assert {c["column"] for c in check["columns"]} >= {"tenure", "monthly_spend", "plan"}
     assert check["drifted_columns"]
     assert check["duration_seconds"] > 0
-    # the stored Evidently report is reachable over HTTP, rendered just after the verdict
-    deadline = time.monotonic() + 60
-    while (report := client.get(check["links"]["report"])).status_code == 404:
+    # the check answered with its verdict; Evidently's page is rendered after it, and while
+    # it renders the answer is 202 with Retry-After, never 404
+    deadline = time.monotonic() + 120
+    while (report := client.get(check["links"]["report"])).status_code == 202:
+        assert report.headers["Retry-After"] == "2"
+        assert report.content_type == "application/problem+json"
         assert "still being rendered" in report.get_json()["detail"]
+        browser = client.get(check["links"]["report"], headers={"Accept": "text/html"})
+        if browser.status_code == 202:  # a browser gets a page that reloads itself
+            assert browser.headers["Retry-After"] == "2"
+            assert b"http-equiv='refresh'" in browser.data
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert report.status_code == 200 and report.content_type.startswith("text/html")
     assert b"<html" in report.data[:2000].lower()
+    assert b"Dataset drift detection threshold is 0.1" in report.data  # the model's threshold
     # a check never retrains by itself
     assert len(client.get("/retraining/churn/jobs").get_json()["jobs"]) == 1
 
