@@ -87,7 +87,8 @@ def store_page_input(
     import pyarrow.parquet as pq
 
     columns = [name for name in profile.column_names if name in current.columns]
-    sample = bounded_sample(current[columns], HTML_MAX_ROWS, profile.seed)
+    # rows first: a million-row frame is never copied whole
+    sample = bounded_sample(current, HTML_MAX_ROWS, profile.seed)[columns].copy()
     sample.columns = [str(name) for name in sample.columns]
     try:
         table = pa.Table.from_pandas(sample, preserve_index=False)
