@@ -5,9 +5,9 @@ any host can read (:func:`store_page_input`): a seeded sample of the current row
 ``HTML_MAX_ROWS``, Parquet), with the key of the reference profile the check used and the
 model's ``drift_threshold`` in the file's metadata. The page itself is rendered afterwards:
 
-* by whoever the check's caller hands it to: a daemon thread of this process
-  (:func:`render_in_background`, the embedded default) or a low-priority task of the ``checks``
-  queue (the distributed mode); both end in :func:`render_page`;
+* by whoever the check's caller hands it to: a daemon thread of this process that renders
+  in a child process (:func:`render_in_background`, the embedded default), or a low-priority
+  task of the ``checks`` queue (the distributed mode); both end in :func:`render_page`;
 * on first request, when nobody is rendering it (the thread died with its process, the task
   was lost): the API starts it in the background and answers "still rendering"
   (:func:`request_page`), the Python API renders it in the caller's thread
@@ -26,6 +26,8 @@ import logging
 import os
 import queue
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -283,10 +285,13 @@ def _handed_over_recently(runtime: Runtime, key: str) -> bool:
 
 
 class BackgroundRenderer:
-    """One daemon thread rendering pages one at a time (low priority: checks come first).
+    """One daemon thread rendering pages one at a time, each in a child process.
 
-    Daemon, so it never holds a process's exit: a page it had not finished is rendered on
-    first request instead.
+    A child, so the checking process never holds Evidently (about 90 MB imported, more while
+    it renders) nor competes with it for the GIL; niced, so checks come first. The thread is
+    a daemon, so it never holds a process's exit, and the child has a session of its own, so
+    the page it is rendering is finished even when the process that checked has exited. A
+    page still queued when the process exits is rendered on first request instead.
     """
 
     def __init__(self) -> None:
@@ -325,7 +330,7 @@ class BackgroundRenderer:
         while True:
             runtime, check_id, key = self._queue.get()
             try:
-                render_stored_check(runtime, check_id)
+                _render_in_child(runtime, check_id)
             except Exception:
                 logger.warning(
                     "the drift page of check %s could not be stored", check_id, exc_info=True
@@ -333,6 +338,31 @@ class BackgroundRenderer:
             finally:
                 with self._lock:
                     self._pending.discard(key)
+
+
+def _render_in_child(runtime: Runtime, check_id: str) -> None:
+    """``python -m shared.page_renderer CHECK_ID`` on this runtime's database, waited for."""
+    settings = runtime.settings
+    env = {
+        **os.environ,
+        "RETRAINING_HOME": str(settings.home),
+        "DATABASE_URL": settings.database_url,
+        # the child imports what this process imports (a script's own directory included)
+        "PYTHONPATH": os.pathsep.join(path or os.getcwd() for path in sys.path),
+        "PYTHONWARNINGS": "ignore",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "shared.page_renderer", check_id],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # not stopped with this process: the page gets finished
+    )
+    _, errors = child.communicate()
+    if child.returncode != 0:
+        tail = errors.decode("utf-8", "replace")[-2000:]
+        raise RuntimeError(f"the page renderer exited with {child.returncode}: {tail}")
 
 
 _renderer: BackgroundRenderer | None = None

@@ -235,7 +235,9 @@ def bounded_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     """At most ``rows`` rows of ``frame``, drawn with ``seed`` (all of them, in order, if fewer)."""
     if len(frame) <= rows:
         return frame.reset_index(drop=True)
-    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
+    # Generator.choice draws few of many without permuting them all (pandas' sample does)
+    chosen = np.random.default_rng(seed).choice(len(frame), size=rows, replace=False)
+    return frame.take(chosen).reset_index(drop=True)
 
 
 def _string_names(frame: pd.DataFrame) -> pd.DataFrame:

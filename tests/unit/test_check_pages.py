@@ -8,6 +8,7 @@ first request when nobody is rendering it.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -78,13 +79,15 @@ def test_the_check_returns_with_its_verdict_before_its_page_exists(runtime):
     assert "could not be rendered" not in page
 
 
-def test_by_default_the_page_is_rendered_by_a_background_thread(runtime):
+def test_by_default_the_page_is_rendered_in_the_background_by_a_child_process(runtime):
     reference, current = frames()
     monitored(runtime, reference)
     check = run_check(runtime, MODEL, current)
     assert background_idle(120)
     page = runtime.blobs.get(check.report_key).decode("utf-8")
     assert "Drift verdict of record" in page and "could not be rendered" not in page
+    claim = json.loads(runtime.blobs.get(claim_key(check.report_key)))
+    assert claim["pid"] != os.getpid()  # Evidently stayed out of the checking process
 
 
 def test_the_evidently_page_uses_the_models_drift_threshold(runtime):
