@@ -50,7 +50,14 @@ def trained(tmp_path_factory, mlflow_template, data_files):
     )
     again = client.post("/retraining/churn/trigger")
     job = wait_for_job(lambda url: client.get(url).get_json(), first.headers["Location"])
-    yield {"app": app, "client": client, "first": first, "again": again, "job": job}
+    yield {
+        "app": app,
+        "client": client,
+        "first": first,
+        "again": again,
+        "job": job,
+        "current_file": data_files["current"],
+    }
     app.extensions["retraining"].close()
 
 
@@ -368,3 +375,29 @@ def test_initialize_takes_a_given_baseline(client, data_files):
     assert model["monitors_initialized"] is True and model["baseline_metrics"] == baseline
     bad = client.post("/retraining/based/initialize", json={"baseline_metrics": {"a": "x"}})
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "baseline_metrics.a"
+
+
+def test_a_check_page_whose_renderer_was_lost_is_rendered_on_request(trained, monkeypatch):
+    """The check's process handed its page over and died (or the task was lost): the page's
+    first request starts it, answers 202 with Retry-After meanwhile, never 404."""
+    import pandas as pd
+
+    from shared import check_pages
+    from shared.monitoring import run_check
+
+    client = trained["client"]
+    runtime = trained["app"].extensions["retraining"].runtime
+    current = pd.read_csv(trained["current_file"])
+    lost = run_check(runtime, "churn", current, render_page=lambda model, check: None)
+    url = f"/retraining/churn/checks/{lost.check_id}/report"
+    first = client.get(url)
+    assert first.status_code == 202 and first.headers["Retry-After"] == "2"  # left to its renderer
+    assert not check_pages._background().has(lost.report_key)
+    monkeypatch.setattr(check_pages, "QUEUED_GRACE_SECONDS", 0.0)  # ... which never came
+    deadline = time.monotonic() + 120
+    while (page := client.get(url)).status_code == 202:
+        assert page.headers["Retry-After"] == "2"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert page.status_code == 200
+    assert b"Drift verdict of record" in page.data
