@@ -315,6 +315,9 @@ def _public_call(spec: dict[str, Any]) -> dict[str, Any]:
     scheduler = _scheduler(spec["home"])
     current = make_frame(spec["rows"], CURRENT_SEED, spec["shifted"])
     out: dict[str, Any] = {}
+    release_free_memory()
+    whole = PeakMemory()  # both calls and their pages, after the frame was built
+    whole.__enter__()
     for label in ("cold", "warm"):
         release_free_memory()
         with PeakMemory() as memory:
@@ -332,7 +335,9 @@ def _public_call(spec: dict[str, Any]) -> dict[str, Any]:
             "needs_retraining": bool(answer),
             "drift_share": scheduler.last_check.drift_share,
         }
-    out["process_peak"] = max_rss_bytes()  # the whole process, pages rendered included
+    whole.__exit__(None, None, None)
+    out["process_peak"] = whole.peak  # this process while checking and its pages rendered
+    out["life_peak"] = max_rss_bytes()  # building the frame included
     page = scheduler.check_report_path()
     out["page_bytes"] = Path(page).stat().st_size
     scheduler.runtime.dispose()
@@ -389,6 +394,7 @@ def _api_call(spec: dict[str, Any]) -> dict[str, Any]:
                 raise RuntimeError(f"the page answered {page.status_code}: {page.text[:300]}")
             out[label] = {
                 "seconds": elapsed,
+                "check_seconds": body["duration_seconds"],  # the server's, source read included
                 "page_seconds": time.perf_counter() - started,
                 "drift_share": body["drift_score"],
             }
@@ -560,9 +566,10 @@ CALL_HEADERS = [
     "speed-up (warm)",
     "GET /check s (warm / cold)",
     "speed-up (warm)",
+    "of which the check on the server s (warm)",
     "page ready s after the call (warm / cold)",
     "call MB (added / process)",
-    "process peak MB, pages included (Python / API server)",
+    "process peak MB (Python while checking, pages included / API server)",
 ]
 
 
@@ -587,6 +594,7 @@ def call_rows(results: dict[str, Any]) -> list[list[str]]:
                 ratio(warm["seconds"]),
                 f"{seconds(api['warm']['seconds'])} / {seconds(api['cold']['seconds'])}",
                 ratio(api["warm"]["seconds"]),
+                seconds(api["warm"].get("check_seconds")),
                 f"{warm['page_seconds']:.1f} / {public['cold']['page_seconds']:.1f}",
                 f"{mb(warm['added'])} / {mb(warm['peak'])}",
                 f"{mb(public['process_peak'])} / {mb(api['server_peak'])}",
@@ -618,8 +626,9 @@ def call_verdict_lines(results: dict[str, Any]) -> list[str]:
         whole = public["process_peak"] / MB
         lines.append(
             f"- {label}: check_retraining_needed peak {peak:,.0f} MB for the whole process "
-            f"during the warm call (the current frame included), {whole:,.0f} MB over the "
-            f"process's life with both pages rendered: target < {TARGET_PEAK_MB} MB "
+            f"during the warm call (the {case['rows']:,}-row current frame and the libraries "
+            f"included), {whole:,.0f} MB over both calls with their pages rendered (in a "
+            f"child process): target < {TARGET_PEAK_MB} MB "
             f"{'met' if max(peak, whole) < TARGET_PEAK_MB else 'NOT met'}."
         )
     return lines
@@ -740,15 +749,19 @@ def markdown(results: dict[str, Any], info, started, loads, cmd) -> str:
             "in a fresh process: cold is its first call (the profile read from the blob store "
             "and parsed, the check's lazy imports), warm the next one; each call stores its "
             "verdict and the page's current sample and returns, and the page is rendered by "
-            "the process's background thread after it (`page ready`: from the call's return "
-            "until the page is stored, waited for before the next call). `GET /check`: "
-            "`retrain api` (embedded, the check on its check thread) with the model's "
-            "`current` source a Parquet file of the current frame; the client's time from "
+            "a child process of the background thread after it (`page ready`: from the "
+            "call's return until the page is stored, waited for before the next call). "
+            "`GET /check`: `retrain api` (embedded, the check on its check thread) with the "
+            "model's `current` source a Parquet file of the current frame; the client's time from "
             "the request until it holds the completed check (the file read included), cold "
             "the server's first check, warm the next; `page ready` is the client polling "
-            "the page (202 while it renders) after the verdict. MB: the warm call's peak "
-            "resident memory added / the process's during the call; the process peaks are "
-            "over the process's life (VmHWM), Evidently's pages included.",
+            "the page (202 while it renders) after the verdict; `of which the check`: the "
+            "check's own `duration_seconds` on the server (reading the 1,000,000-row source "
+            "file included, which the Evidently column does not pay). MB: the warm call's peak "
+            "resident memory added / the process's during the call; the Python process's peak "
+            "over both calls and their pages (rendered by a child process, so Evidently never "
+            "enters it), and the API server's over its life (VmHWM: its source reads "
+            "included; its pages are rendered by a child too).",
             "",
             markdown_table(CALL_HEADERS, call_rows(results)),
             "",
@@ -760,8 +773,8 @@ def markdown(results: dict[str, Any], info, started, loads, cmd) -> str:
         html = results["html"]
         parts += [
             "",
-            f"Evidently's HTML report for a stored check (off the decision's path: a background "
-            f"thread after the verdict), {html['data_rows']:,} current rows, shifted data: "
+            f"Evidently's HTML report for a stored check (off the call's path: rendered after "
+            f"the verdict is stored), {html['data_rows']:,} current rows, shifted data: "
             f"{html['seconds']:.1f} s and {html['added'] / MB:,.0f} MB added, on seeded "
             f"samples of at most {html['rows']:,} reference and current rows "
             f"(`shared.drift.render_html_report`); page {html['html_bytes'] / MB:.1f} MB. "
