@@ -157,7 +157,7 @@ def render_page(runtime: Runtime, check: CheckRecord, *, force: bool = False) ->
 
 
 def render_stored_check(runtime: Runtime, check_id: str) -> bool:
-    """A renderer's entry point (the worker task, the background thread): True if stored."""
+    """A renderer's entry point (the worker task, the child process): True if stored."""
     check = runtime.checks.get(check_id)
     if check.report_key is None or check.status is not Status.COMPLETED:
         return False
@@ -197,8 +197,7 @@ def _claim(runtime: Runtime, key: str) -> bool:
 
 def _claim_is_live(runtime: Runtime, key: str) -> bool:
     """Someone claimed the page and may still be rendering it: within the lease, and, when
-    the claim is of this host, by a process that still runs (a script that checked and
-    exited took its renderer thread with it)."""
+    the claim is of this host, by a process that still runs (one that died never will)."""
     try:
         claimed = runtime.blobs.info(claim_key(key)).created_at
     except BlobNotFound:
