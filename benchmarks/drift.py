@@ -1,8 +1,15 @@
-"""The fast drift check against a plain ``Report([DataDriftPreset()])``, in the same run.
+"""The public call and the fast drift check against a plain ``Report([DataDriftPreset()])``.
 
-    python -m benchmarks.drift                              # 10k, 100k, 1M rows; about 10 min
+    python -m benchmarks.drift                              # 10k, 100k, 1M rows; about 15 min
     python -m benchmarks.drift --evidently-max-rows 100000  # skip Evidently at 1M (the slow part)
     python -m benchmarks.drift --sizes 10000 --no-doc       # a quick look, doc untouched
+    python -m benchmarks.drift --no-public                  # the verdict only (no API, no SQLite)
+
+The public call is what a user times: ``check_retraining_needed`` (a ``RetrainingScheduler``
+on the embedded default) and ``GET /retraining/{model}/check`` against ``retrain api``, each
+cold (the first in its process) and warm (the next), in the same run as Evidently on the same
+frames; the check's Evidently page is rendered after the call returns, and how long after is
+measured too.
 
 Frames of 20 numeric and 5 categorical columns (reference seed 1, current seed 2), without and
 with injected changes (mean shifts from 0.03 to 0.5 std, a scale change, a rarer level, an
@@ -59,6 +66,9 @@ REFERENCE_SEED, CURRENT_SEED = 1, 2
 NEAR = 0.05  # the issue's band: verdicts may differ within 5% of the threshold
 TARGET_SPEEDUP, TARGET_PEAK_MB = 20, 600
 
+LABELS = ("same", "shifted")  # indexed by `shifted`
+TARGET_CALL_SPEEDUP = {100_000: 20, 1_000_000: 100}  # issue 12: the public call, warm
+
 _LEVELS = np.array([f"level_{i}" for i in range(12)], dtype=object)
 
 
@@ -114,7 +124,7 @@ def worker(spec: dict[str, Any]) -> None:
         with PeakMemory() as memory:
             started = time.perf_counter()
             profile = ReferenceProfile.from_frame(reference, list(reference.columns))
-            profile.save(spec["profile"])
+            Path(spec["profile"]).write_bytes(profile.to_bytes())
             elapsed = time.perf_counter() - started
         emit(
             {
@@ -164,25 +174,31 @@ def worker(spec: dict[str, Any]) -> None:
                 "drift_share": run.result.drift_share,
             }
         )
+    elif kind == "setup":
+        _setup_model(spec)
+        emit({"home": spec["home"]})
+    elif kind == "public":
+        emit(_public_call(spec))
+    elif kind == "api":
+        emit(_api_call(spec))
     elif kind == "html":
         from shared.drift import (
             HTML_MAX_ROWS,
             ReferenceProfile,
+            render_html_report,
             run_fast_drift,
-            write_html_report,
         )
 
         current = make_frame(rows, CURRENT_SEED, spec["shifted"])
         result = run_fast_drift(spec["profile"], current).result
-        profile = ReferenceProfile.load(spec["profile"])
-        html_path = Path(spec["profile"]).with_suffix(".html")
+        profile = ReferenceProfile.from_bytes(Path(spec["profile"]).read_bytes())
         started = time.perf_counter()
-        write_html_report(profile, current.head(2_000), result, html_path)  # imports Evidently
+        render_html_report(profile, current.head(2_000), result)  # imports Evidently
         first_seconds = time.perf_counter() - started
         release_free_memory()
         with PeakMemory() as memory:
             started = time.perf_counter()
-            write_html_report(profile, current, result, html_path)
+            page = render_html_report(profile, current, result, drift_share=0.1)
             elapsed = time.perf_counter() - started
         emit(
             {
@@ -190,7 +206,7 @@ def worker(spec: dict[str, Any]) -> None:
                 "added": memory.added,
                 "peak": memory.peak,
                 "rows": HTML_MAX_ROWS,
-                "html_bytes": html_path.stat().st_size,
+                "html_bytes": len(page.encode("utf-8")),
                 "first_seconds": first_seconds,
             }
         )
@@ -252,6 +268,154 @@ def worker(spec: dict[str, Any]) -> None:
         raise ValueError(f"unknown worker kind {kind!r}")
 
 
+# --- the public call: check_retraining_needed and GET /check, on the embedded default ---------
+
+MODEL_NAME = "drift_bench"
+
+
+def _settings(home: str):
+    from shared.settings import Settings
+
+    return Settings.from_env({"RETRAINING_HOME": home})
+
+
+def _scheduler(home: str):
+    """The model as a user's script has it: a scheduler on a data directory (no champion)."""
+    from retraining.scheduler import RetrainingConfig, RetrainingScheduler
+    from training.pipeline import TrainingPipeline
+
+    config = RetrainingConfig(model_name=MODEL_NAME, min_samples_for_check=100)
+    return RetrainingScheduler(
+        config,
+        _no_training_data,
+        TrainingPipeline(MODEL_NAME),
+        settings=_settings(home),
+    )
+
+
+def _no_training_data() -> pd.DataFrame:
+    raise RuntimeError("the drift benchmark trains nothing")
+
+
+def _setup_model(spec: dict[str, Any]) -> None:
+    """The model, its monitors on the reference frame, and the current frames as files."""
+    scheduler = _scheduler(spec["home"])
+    scheduler.initialize_monitors(make_frame(spec["rows"], REFERENCE_SEED, False))
+    for shifted, path in spec["current_files"].items():
+        make_frame(spec["rows"], CURRENT_SEED, shifted == "shifted").to_parquet(path, index=False)
+    scheduler.runtime.dispose()
+
+
+def _public_call(spec: dict[str, Any]) -> dict[str, Any]:
+    """``check_retraining_needed`` cold (the first in a process that only built its scheduler)
+    and warm (the next one), each followed by its page rendering in the background."""
+    from benchmarks.common import max_rss_bytes
+    from shared.check_pages import background_idle
+
+    scheduler = _scheduler(spec["home"])
+    current = make_frame(spec["rows"], CURRENT_SEED, spec["shifted"])
+    out: dict[str, Any] = {}
+    release_free_memory()
+    whole = PeakMemory()  # both calls and their pages, after the frame was built
+    whole.__enter__()
+    for label in ("cold", "warm"):
+        release_free_memory()
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            answer = scheduler.check_retraining_needed(current)
+            elapsed = time.perf_counter() - started
+        started = time.perf_counter()
+        background_idle(1800)  # the page, rendered after the call returned
+        page_seconds = time.perf_counter() - started
+        out[label] = {
+            "seconds": elapsed,
+            "added": memory.added,
+            "peak": memory.peak,
+            "page_seconds": page_seconds,
+            "needs_retraining": bool(answer),
+            "drift_share": scheduler.last_check.drift_share,
+        }
+    whole.__exit__(None, None, None)
+    out["process_peak"] = whole.peak  # this process while checking and its pages rendered
+    out["life_peak"] = max_rss_bytes()  # building the frame included
+    page = scheduler.check_report_path()
+    out["page_bytes"] = Path(page).stat().st_size
+    scheduler.runtime.dispose()
+    return out
+
+
+def _api_call(spec: dict[str, Any]) -> dict[str, Any]:
+    """``GET /retraining/{model}/check`` end to end against ``retrain api`` (embedded: the
+    check runs in the API process on the model's current source, a Parquet file), cold (the
+    server's first check) and warm (the next), then the page as a client polls for it."""
+    import uuid
+
+    import requests
+
+    from benchmarks.api import server_pids, wait_ready
+    from benchmarks.common import child_env, free_port, start_process, stop_process
+    from shared.runtime import Runtime
+    from shared.sources import validate_source
+
+    runtime = Runtime(_settings(spec["home"]))
+    source = validate_source("current", {"kind": "file", "path": spec["current_file"]})
+    runtime.models.set_data_sources(MODEL_NAME, {"current": source})
+    runtime.dispose()
+    token, port = uuid.uuid4().hex, free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = child_env(RETRAINING_HOME=spec["home"], RETRAINING_API_TOKENS=token)
+    log = Path(spec["home"]) / f"api-{port}.log"
+    server = start_process(
+        [sys.executable, "-m", "retraining.cli", "api", "--port", str(port)], log, env
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    out: dict[str, Any] = {}
+    try:
+        wait_ready(base, server, timeout=120)
+        for label in ("cold", "warm"):
+            started = time.perf_counter()
+            answer = requests.get(
+                f"{base}/retraining/{MODEL_NAME}/check?wait=30", headers=headers, timeout=120
+            )
+            body = answer.json()
+            while body.get("status") in ("pending", "running"):  # past `wait`: poll it
+                time.sleep(0.05)
+                body = requests.get(f"{base}{body['links']['self']}", headers=headers).json()
+            elapsed = time.perf_counter() - started
+            if body.get("status") != "completed":
+                raise RuntimeError(f"the check did not complete: {body}")
+            started = time.perf_counter()
+            while True:  # the page, as a client waiting for it sees it (202 while rendering)
+                page = requests.get(f"{base}{body['links']['report']}", headers=headers)
+                if page.status_code != 202:
+                    break
+                time.sleep(0.1)
+            if page.status_code != 200:
+                raise RuntimeError(f"the page answered {page.status_code}: {page.text[:300]}")
+            out[label] = {
+                "seconds": elapsed,
+                "check_seconds": body["duration_seconds"],  # the server's, source read included
+                "page_seconds": time.perf_counter() - started,
+                "drift_share": body["drift_score"],
+            }
+        out["server_peak"] = max(_peak_rss(pid) for pid in server_pids(server.pid))
+    finally:
+        stop_process(server)
+    return out
+
+
+def _peak_rss(pid: int) -> int:
+    """A process's peak resident memory so far (VmHWM), 0 when it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def _warm_up(check) -> None:
     """One small check first: lazy imports and first-call costs are not what is measured."""
     check(make_frame(2_000, 7, False), make_frame(2_000, 8, True))
@@ -291,7 +455,9 @@ def compare(evidently: dict[str, Any], fast: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(sizes: list[int], evidently_max_rows: int, workdir: Path) -> dict[str, Any]:
+def run(
+    sizes: list[int], evidently_max_rows: int, workdir: Path, public: bool = True
+) -> dict[str, Any]:
     from shared.drift import SAMPLE_ABOVE
 
     results: dict[str, Any] = {"builds": {}, "cases": []}
@@ -300,9 +466,19 @@ def run(sizes: list[int], evidently_max_rows: int, workdir: Path) -> dict[str, A
         build = run_worker(MODULE, {"kind": "build", "rows": rows, "profile": str(profile)})
         results["builds"][rows] = build
         print(f"{rows:>9,} rows: profile built in {build['seconds']:.2f} s", flush=True)
+        home = workdir / f"home-{rows}"
+        files = {label: str(workdir / f"current-{rows}-{label}.parquet") for label in LABELS}
+        if public:
+            home.mkdir()
+            setup = {"kind": "setup", "rows": rows, "home": str(home), "current_files": files}
+            run_worker(MODULE, setup)
         for shifted in (False, True):
             case: dict[str, Any] = {"rows": rows, "shifted": shifted}
             base = {"rows": rows, "shifted": shifted, "profile": str(profile)}
+            if public:
+                call = {**base, "home": str(home), "current_file": files[LABELS[shifted]]}
+                case["public"] = run_worker(MODULE, {**call, "kind": "public"})
+                case["api"] = run_worker(MODULE, {**call, "kind": "api"})
             case["fast"] = run_worker(MODULE, {**base, "kind": "fast", "sampling": True})
             if rows > SAMPLE_ABOVE:
                 case["fast_exact"] = run_worker(MODULE, {**base, "kind": "fast", "sampling": False})
@@ -316,9 +492,17 @@ def run(sizes: list[int], evidently_max_rows: int, workdir: Path) -> dict[str, A
                 results["html"]["data_rows"] = rows
             results["cases"].append(case)
             ev = case.get("evidently", {}).get("seconds")
+            calls = ""
+            if public:
+                calls = (
+                    f", check_retraining_needed {case['public']['warm']['seconds']:.2f} s warm "
+                    f"({case['public']['cold']['seconds']:.2f} s cold), GET /check "
+                    f"{case['api']['warm']['seconds']:.2f} s warm "
+                    f"({case['api']['cold']['seconds']:.2f} s cold)"
+                )
             print(
-                f"{rows:>9,} rows, {'shifted' if shifted else 'same   '}: "
-                f"fast {case['fast']['seconds']:.2f} s, Evidently {seconds(ev)} s",
+                f"{rows:>9,} rows, {LABELS[shifted]:<7}: fast {case['fast']['seconds']:.2f} s, "
+                f"Evidently {seconds(ev)} s{calls}",
                 flush=True,
             )
     return results
@@ -371,6 +555,83 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+CALL_HEADERS = [
+    "rows",
+    "data",
+    "Evidently s",
+    "verdict only s",
+    "check_retraining_needed s (warm / cold)",
+    "speed-up (warm)",
+    "GET /check s (warm / cold)",
+    "speed-up (warm)",
+    "of which the check on the server s (warm)",
+    "page ready s after the call (warm / cold)",
+    "call MB (added / process)",
+    "process peak MB (Python while checking, pages included / API server)",
+]
+
+
+def call_rows(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for case in results["cases"]:
+        if "public" not in case:
+            continue
+        public, api, ev = case["public"], case["api"], case.get("evidently")
+        warm = public["warm"]
+
+        def ratio(measured: float, ev=ev) -> str:
+            return f"{ev['seconds'] / measured:.0f}x" if ev else "-"
+
+        rows.append(
+            [
+                f"{case['rows']:,}",
+                LABELS[case["shifted"]],
+                seconds(ev["seconds"]) if ev else "not run",
+                seconds(case["fast"]["seconds"]),
+                f"{seconds(warm['seconds'])} / {seconds(public['cold']['seconds'])}",
+                ratio(warm["seconds"]),
+                f"{seconds(api['warm']['seconds'])} / {seconds(api['cold']['seconds'])}",
+                ratio(api["warm"]["seconds"]),
+                seconds(api["warm"].get("check_seconds")),
+                f"{warm['page_seconds']:.1f} / {public['cold']['page_seconds']:.1f}",
+                f"{mb(warm['added'])} / {mb(warm['peak'])}",
+                f"{mb(public['process_peak'])} / {mb(api['server_peak'])}",
+            ]
+        )
+    return rows
+
+
+def call_verdict_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for case in results["cases"]:
+        target = TARGET_CALL_SPEEDUP.get(case["rows"])
+        if "public" not in case or target is None:
+            continue
+        label = f"{case['rows']:,} rows, {LABELS[case['shifted']]} data"
+        public, api, ev = case["public"], case["api"], case.get("evidently")
+        if ev:
+            for name, measured in (
+                ("check_retraining_needed", public["warm"]["seconds"]),
+                ("GET /check", api["warm"]["seconds"]),
+            ):
+                speedup = ev["seconds"] / measured
+                met = "met" if speedup >= target else "NOT met"
+                lines.append(
+                    f"- {label}: {name} (warm) {speedup:.0f}x faster than the plain report: "
+                    f"target >= {target}x {met}."
+                )
+        peak = public["warm"]["peak"] / MB
+        whole = public["process_peak"] / MB
+        lines.append(
+            f"- {label}: check_retraining_needed peak {peak:,.0f} MB for the whole process "
+            f"during the warm call (the {case['rows']:,}-row current frame and the libraries "
+            f"included), {whole:,.0f} MB over both calls with their pages rendered (in a "
+            f"child process): target < {TARGET_PEAK_MB} MB "
+            f"{'met' if max(peak, whole) < TARGET_PEAK_MB else 'NOT met'}."
+        )
+    return lines
 
 
 def _gap(agreement: dict[str, Any] | None) -> str:
@@ -476,12 +737,44 @@ def markdown(results: dict[str, Any], info, started, loads, cmd) -> str:
             build_rows(results),
         ),
     ]
+    if any("public" in case for case in results["cases"]):
+        parts += [
+            "",
+            "### The public call: `check_retraining_needed` and `GET /check`",
+            "",
+            "Each case in the same run as the table above (the same frames; Evidently's and "
+            "the verdict-only times are the columns above). `check_retraining_needed`: a "
+            "`RetrainingScheduler` on the embedded default (SQLite under a fresh "
+            "`RETRAINING_HOME`, monitors initialized on the reference by another process), "
+            "in a fresh process: cold is its first call (the profile read from the blob store "
+            "and parsed, the check's lazy imports), warm the next one; each call stores its "
+            "verdict and the page's current sample and returns, and the page is rendered by "
+            "a child process of the background thread after it (`page ready`: from the "
+            "call's return until the page is stored, waited for before the next call). "
+            "`GET /check`: `retrain api` (embedded, the check on its check thread) with the "
+            "model's `current` source a Parquet file of the current frame; the client's time from "
+            "the request until it holds the completed check (the file read included), cold "
+            "the server's first check, warm the next; `page ready` is the client polling "
+            "the page (202 while it renders) after the verdict; `of which the check`: the "
+            "check's own `duration_seconds` on the server (reading the 1,000,000-row source "
+            "file included, which the Evidently column does not pay). MB: the warm call's peak "
+            "resident memory added / the process's during the call; the Python process's peak "
+            "over both calls and their pages (rendered by a child process, so Evidently never "
+            "enters it), and the API server's over its life (VmHWM: its source reads "
+            "included; its pages are rendered by a child too).",
+            "",
+            markdown_table(CALL_HEADERS, call_rows(results)),
+            "",
+            "Targets (issue 12):",
+            "",
+            *call_verdict_lines(results),
+        ]
     if "html" in results:
         html = results["html"]
         parts += [
             "",
-            f"Evidently's HTML report for a stored check (off the decision's path: a background "
-            f"thread after the verdict), {html['data_rows']:,} current rows, shifted data: "
+            f"Evidently's HTML report for a stored check (off the call's path: rendered after "
+            f"the verdict is stored), {html['data_rows']:,} current rows, shifted data: "
             f"{html['seconds']:.1f} s and {html['added'] / MB:,.0f} MB added, on seeded "
             f"samples of at most {html['rows']:,} reference and current rows "
             f"(`shared.drift.render_html_report`); page {html['html_bytes'] / MB:.1f} MB. "
@@ -526,6 +819,11 @@ def main(argv: list[str] | None = None) -> None:
         default=max(SIZES),
         help="run the Evidently baseline only up to this many rows (default: %(default)s)",
     )
+    parser.add_argument(
+        "--no-public",
+        action="store_true",
+        help="skip the public call (check_retraining_needed, GET /check): verdict only",
+    )
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
@@ -536,7 +834,7 @@ def main(argv: list[str] | None = None) -> None:
     info, started, load_before = machine(), now_text(), load_average()
     print(f"drift benchmark, {started}, load average {load_before}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as workdir:
-        results = run(sizes, args.evidently_max_rows, Path(workdir))
+        results = run(sizes, args.evidently_max_rows, Path(workdir), not args.no_public)
     imports = [c["evidently"]["import_seconds"] for c in results["cases"] if "evidently" in c]
     results["import_seconds"] = (
         f"{min(imports):.1f} to {max(imports):.1f} s per process" if imports else "not measured"
@@ -546,6 +844,11 @@ def main(argv: list[str] | None = None) -> None:
     print(text_table(HEADERS, table_rows(results)))
     print()
     print("\n".join(verdict_lines(results)))
+    if not args.no_public:
+        print()
+        print(text_table(CALL_HEADERS, call_rows(results)))
+        print()
+        print("\n".join(call_verdict_lines(results)))
     if "html" in results:
         html = results["html"]
         print(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from retraining.wiring import distributed_publisher
 from shared import breaker, ledger
+from shared.check_pages import render_in_background, wait_for_page
 from shared.checks import CheckRecord
 from shared.clock import utcnow
 from shared.config import RetrainingConfig, validate_model_name
@@ -132,8 +133,13 @@ class RetrainingScheduler:
         """
         record = self.runtime.models.get(self.model_name)
         watch_after_promotion(self.runtime, record, current_data, self.notification_handler)
-        check = run_check(
-            self.runtime, self.model_name, current_data, current_metrics, self.notification_handler
+        check = run_check(  # Evidently's page is rendered off this call's path
+            self.runtime,
+            self.model_name,
+            current_data,
+            current_metrics,
+            self.notification_handler,
+            render_page=self._publisher.publish_check_page,
         )
         self.last_check = check
         return RetrainingCheck(check.needs_retraining, check.trigger, check.reason)
@@ -176,10 +182,14 @@ class RetrainingScheduler:
         return model.predict(frame[record.feature_columns])
 
     def check_report_path(self, check_id: str | None = None) -> str:
-        """This host's copy of a check's Evidently report (default: the last check's)."""
+        """This host's copy of a check's Evidently report (default: the last check's).
+
+        A page still rendering is waited for, or rendered here when nobody is rendering it.
+        """
         check = self.last_check if check_id is None else self.runtime.checks.get(check_id)
         if check is None or check.report_key is None:
             raise ValueError("check_id: that check has no drift report (too little data?)")
+        wait_for_page(self.runtime, check)
         return str(self.runtime.blobs.local_path(check.report_key))
 
     def generate_report(self) -> str:
@@ -340,6 +350,9 @@ class _InThisThread:
         if check is not None:
             scheduler.last_check = check
         self._record(check)
+
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        render_in_background(self._scheduler.runtime, model_name, check_id)
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[list[RetrainingJob | CheckRecord]]:

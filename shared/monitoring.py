@@ -1,8 +1,9 @@
 """Monitors: set a model's baseline, then decide whether current data calls for retraining.
 
 Data drift is decided by ``shared.drift`` (Evidently's default per-column tests, computed
-once per column from a reference profile built when the monitors are set); Evidently's own HTML
-report for the check is rendered after the verdict has been stored.
+once per column from a reference profile built when the monitors are set). A check returns
+once its verdict is stored: Evidently's own HTML page for it is rendered off the check's path
+(``shared.check_pages``), from a sample stored with the check.
 
 Decision order when several findings agree: performance degradation (from the caller's
 metrics), then concept drift (the champion scored on labelled current data), then data drift.
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from shared.check_pages import page_key, render_in_background, store_page_input
 from shared.checks import CheckRecord
 from shared.clock import utcnow
 from shared.datasets import feature_columns_of
@@ -27,7 +29,7 @@ from shared.drift import (
     DriftResult,
     ReferenceProfile,
     detect_drift_fast,
-    render_html_report,
+    profile_key,
 )
 from shared.enums import RetrainingTrigger, Status, Task
 from shared.errors import Conflict, Invalid
@@ -99,10 +101,13 @@ def run_check(
     current_metrics: dict[str, float] | None = None,
     notifier: Notifier | None = None,
     check_id: str | None = None,
+    render_page: Callable[[str, str], None] | None = None,
 ) -> CheckRecord:
     """Run every applicable check on ``current`` and store the result.
 
-    ``check_id``: a requested check's id, so the result completes that row.
+    ``check_id``: a requested check's id, so the result completes that row. ``render_page``
+    (model name, check id) is handed the check's Evidently page once the verdict is stored
+    (by default, this process's background thread); it must not render in the caller's way.
     """
     if not isinstance(current, pd.DataFrame):
         raise Invalid("current_data: must be a pandas DataFrame")
@@ -146,7 +151,7 @@ def run_check(
     if measured.share >= config.drift_alert_threshold and config.enable_notifications:
         _alert(runtime, notifier, stored)
     if runtime.settings.check_reports:
-        _store_report(runtime, measured.profile, current, measured.drift, stored.report_key)
+        _hand_over_page(runtime, record, measured.profile, current, stored, render_page)
     return stored
 
 
@@ -220,7 +225,7 @@ def _measure(
 
 
 def check_report_key(model_name: str, check_id: str) -> str:
-    return f"models/{model_name}/checks/{check_id}.html"
+    return page_key(model_name, check_id)
 
 
 def _performance(
@@ -307,13 +312,36 @@ def _profiled_features(record: ModelRecord, profile: ReferenceProfile) -> list[s
     return [column for column in wanted if column in profile.column_names]
 
 
-def _store_report(runtime: Runtime, profile: ReferenceProfile, current, drift, key: str) -> None:
-    """Evidently's HTML for a stored check; a failure here loses the page, never the check."""
+def _hand_over_page(
+    runtime: Runtime,
+    record: ModelRecord,
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    check: CheckRecord,
+    render_page: Callable[[str, str], None] | None,
+) -> None:
+    """Store what the check's page needs, and hand the page to a renderer; a failure here
+    never fails the stored check, and the page is rendered on first request instead."""
     try:
-        page = render_html_report(profile, current, drift)
-        runtime.blobs.put(key, page.encode("utf-8"), media_type="text/html", compress=True)
+        used = profile_key(record.reference_key, record.feature_columns)
+        store_page_input(
+            runtime, check.report_key, current, profile, used, record.config.drift_threshold
+        )
     except Exception:
-        logger.warning("the Evidently report %s could not be stored", key, exc_info=True)
+        logger.warning(
+            "the sample for page %s could not be stored", check.report_key, exc_info=True
+        )
+    try:
+        if render_page is None:
+            render_in_background(runtime, check.model_name, check.check_id)
+        else:
+            render_page(check.model_name, check.check_id)
+    except Exception:
+        logger.warning(
+            "page %s was not handed to a renderer: rendered on first request",
+            check.report_key,
+            exc_info=True,
+        )
 
 
 def _verdict(

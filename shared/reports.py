@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from shared.check_pages import wait_for_page
 from shared.clock import utcnow
 from shared.enums import Task
 from shared.evaluation import primary_metric
@@ -48,6 +49,10 @@ def report_data(runtime: Runtime, model_name: str, limit: int = 200) -> dict[str
 def write_model_report(runtime: Runtime, model_name: str) -> Path:
     """Store the report (readable from every host) and return this host's copy of it."""
     data = report_data(runtime, model_name)
+    latest = data["latest_check"]
+    if latest and latest.get("report_key") and latest.get("status") == "completed":
+        # the latest check's page may still be rendering: waited for, or rendered here
+        wait_for_page(runtime, runtime.checks.get(latest["check_id"]))
     links = {
         check["check_id"]: runtime.blobs.local_path(check["report_key"]).as_uri()
         for check in data["checks"]

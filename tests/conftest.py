@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.check_pages import background_idle
 from shared.runtime import Runtime
 from shared.settings import Settings, normalize_database_url
 
@@ -40,6 +41,7 @@ def runtime(settings) -> Iterator[Runtime]:
     """A migrated job/model store on this test's SQLite database."""
     runtime = Runtime(settings)
     yield runtime
+    background_idle()  # a check's page rendering in the background: done before the next test
     runtime.dispose()
 
 

@@ -13,6 +13,7 @@ from workers.config import (
     CHECKS_QUEUE,
     DISPATCH_DUE,
     RECONCILE,
+    RENDER_CHECK_PAGE,
     RETRAINING_QUEUE,
     RUN_CHECK,
     RUN_JOB,
@@ -46,6 +47,7 @@ def create_celery(settings: Settings, config: WorkerConfig) -> Celery:
         task_routes={
             RUN_JOB: {"queue": RETRAINING_QUEUE},
             RUN_CHECK: {"queue": CHECKS_QUEUE},
+            RENDER_CHECK_PAGE: {"queue": CHECKS_QUEUE},
             DISPATCH_DUE: {"queue": CHECKS_QUEUE},
             RECONCILE: {"queue": CHECKS_QUEUE},
         },
@@ -58,7 +60,7 @@ def create_celery(settings: Settings, config: WorkerConfig) -> Celery:
             },
             **{
                 name: {"time_limit": config.check_time_limit}
-                for name in (RUN_CHECK, DISPATCH_DUE, RECONCILE)
+                for name in (RUN_CHECK, RENDER_CHECK_PAGE, DISPATCH_DUE, RECONCILE)
             },
         },
         beat_schedule=beat_schedule(config.dispatch_interval),

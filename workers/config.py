@@ -21,6 +21,8 @@ CHECKS_QUEUE = "checks"  # short checks, dispatch and reconcile: never behind a 
 
 RUN_JOB = "retraining.run_job"
 RUN_CHECK = "retraining.run_check"
+RENDER_CHECK_PAGE = "retraining.render_check_page"
+PAGE_PRIORITY = 9  # Redis: 0 (the default) is served first, 9 last: checks before pages
 DISPATCH_DUE = "retraining.dispatch_due"
 RECONCILE = "retraining.reconcile"
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from shared.settings import Settings
-from workers.config import CHECKS_QUEUE, RETRAINING_QUEUE, RUN_CHECK, RUN_JOB, WorkerConfig
+from workers.config import (
+    CHECKS_QUEUE,
+    PAGE_PRIORITY,
+    RENDER_CHECK_PAGE,
+    RETRAINING_QUEUE,
+    RUN_CHECK,
+    RUN_JOB,
+    WorkerConfig,
+)
 
 # Fail fast when Redis is down: the job row is already committed and the reconciler re-sends.
 _RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
@@ -31,6 +39,16 @@ class CeleryPublisher:
             args=[model_name],
             kwargs={"check_id": check_id, "retrain_if_needed": retrain_if_needed},
             queue=CHECKS_QUEUE,
+            retry_policy=_RETRY_POLICY,
+        )
+
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        """A stored check's Evidently page, rendered by a worker after any waiting check."""
+        self.app.send_task(
+            RENDER_CHECK_PAGE,
+            args=[model_name, check_id],
+            queue=CHECKS_QUEUE,
+            priority=PAGE_PRIORITY,
             retry_policy=_RETRY_POLICY,
         )
 

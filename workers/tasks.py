@@ -11,6 +11,7 @@ import logging
 
 from celery.signals import worker_process_init
 
+from shared.check_pages import render_stored_check
 from shared.registry_sync import reconcile_registry
 from shared.runtime import Runtime
 from shared.usecases.checks import perform_check
@@ -18,7 +19,7 @@ from shared.usecases.due_work import start_due_work
 from shared.usecases.reconcile import reconcile_jobs
 from shared.usecases.retraining import run_retraining_job
 from workers.app import app
-from workers.config import DISPATCH_DUE, RECONCILE, RUN_CHECK, RUN_JOB
+from workers.config import DISPATCH_DUE, RECONCILE, RENDER_CHECK_PAGE, RUN_CHECK, RUN_JOB
 from workers.publisher import CeleryPublisher
 
 logger = logging.getLogger("retraining.workers")
@@ -66,6 +67,15 @@ def run_check(model_name: str, check_id: str | None = None, retrain_if_needed: b
         logger.info("check %s (%s) was not pending: nothing to do", check_id, model_name)
         return "skipped"
     return check.check_id
+
+
+@app.task(name=RENDER_CHECK_PAGE)
+def render_check_page(model_name: str, check_id: str) -> str:
+    """Render and store a check's Evidently page, unless stored or rendering elsewhere."""
+    if render_stored_check(runtime(), check_id):
+        return "stored"
+    logger.info("page of check %s (%s) is stored or rendering elsewhere", check_id, model_name)
+    return "skipped"
 
 
 @app.task(name=DISPATCH_DUE)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import time
+from html import escape
 
 from apiflask import APIBlueprint
-from flask import Response
+from flask import Response, request
 
 from api.auth import Access
 from api.context import context
-from api.errors import Problem
+from api.errors import Problem, problem_response
 from api.openapi import Resp, operation
 from api.presenters import check_out, check_url
-from api.routes.common import get_model, json_response
+from api.routes.common import get_model, html_response, json_response
 from api.schemas import CheckListOut, CheckOut, CheckQuery, ChecksQuery
+from shared.check_pages import RETRY_AFTER_SECONDS, request_page
 from shared.checks import CheckRecord
 from shared.enums import Status
-from shared.storage import BlobNotFound
 from shared.usecases.checks import expire_if_stale, request_check
 
 bp = APIBlueprint("checks", __name__)
@@ -107,29 +108,61 @@ def get_check(model_name: str, check_id: str):
 @operation(
     tag="checks",
     access=Access.READ,
-    responses={200: Resp(None, "Evidently's drift report.", content_type="text/html")},
+    responses={
+        200: Resp(None, "Evidently's drift report.", content_type="text/html"),
+        202: Resp(
+            None,
+            "The page is still being rendered (the check's verdict is stored already): retry "
+            "after `Retry-After` seconds. A problem document, or a small HTML page that "
+            "reloads itself when `Accept` prefers text/html.",
+            {"Retry-After": "Seconds to wait before asking again."},
+            content_type="application/problem+json",
+        ),
+    },
 )
 def check_report(model_name: str, check_id: str):
-    """The Evidently HTML report of a check"""
+    """The Evidently HTML report of a check
+
+    Rendered after the check's verdict is stored, off the check's path: while it renders the
+    answer is 202 with `Retry-After`. A page nobody is rendering (its renderer was lost) is
+    started by this request.
+    """
     get_model(model_name)
-    found = context().runtime.checks.get_of(model_name, check_id)
+    runtime = context().runtime
+    found = runtime.checks.get_of(model_name, check_id)
     if found.report_key is None or found.status is not Status.COMPLETED:
         raise Problem(
             404,
             f"check {check_id!r} has no drift report (it is not finished, it failed, or it "
             "had too little data to compare)",
         )
-    try:
-        page = context().runtime.blobs.get(found.report_key)
-    except BlobNotFound:
-        # the verdict is stored first; Evidently's page is rendered right after it
-        raise Problem(
-            404,
-            f"the drift report of check {check_id!r} is still being rendered: retry shortly",
-            headers={"Retry-After": "2"},
-        ) from None
+    page = request_page(runtime, found)
+    if page is None:
+        return _still_rendering(check_id)
     response = Response(page, mimetype="text/html")
     response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _still_rendering(check_id: str) -> Response:
+    detail = (
+        f"the drift report of check {check_id!r} is still being rendered (the check's verdict "
+        f"is stored): retry in {RETRY_AFTER_SECONDS} s"
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    wanted = request.accept_mimetypes.best_match(
+        ["application/problem+json", "application/json", "text/html"], "application/json"
+    )
+    if wanted != "text/html":
+        return problem_response(202, detail, title="Still rendering", headers=headers)
+    response = html_response(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='{RETRY_AFTER_SECONDS}'>"
+        f"<title>Rendering</title></head><body><p>{escape(detail)}.</p>"
+        "<p>This page reloads itself.</p></body></html>",
+        202,
+    )
+    response.headers.update(headers)
     return response
 
 

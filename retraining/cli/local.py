@@ -35,6 +35,11 @@ class _HereAndNow:
 
         perform_check(self.runtime, self, check_id, retrain_if_needed=retrain_if_needed)
 
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        # this process may exit before a background thread is done: the page of a check
+        # run here is rendered on first request (the API, check_report_path) instead
+        pass
+
     def close(self) -> None:
         pass
 

@@ -4,8 +4,8 @@ Why keep it: the fast verdict (``shared.drift.verdict``) is tested against
 :func:`detect_drift`, and a stored check's HTML page is Evidently's own report. Evidently is
 imported inside functions: importing it takes seconds, and the API must not pay that.
 
-:func:`render_html_report` is called by the monitor after the check's verdict has been stored
-(so never on the decision's path). It renders :func:`detect_drift` on bounded seeded samples:
+:func:`render_html_report` is called off the check's path (``shared.check_pages``), after the
+verdict has been stored. It renders :func:`detect_drift` on bounded seeded samples:
 the reference sample stored in the profile (at most ``HTML_MAX_ROWS`` rows, drawn when the
 profile is built) and a sample of the current data of the same bound. The page opens with the
 verdict of record (the fast check's, on all rows), since Evidently's own scores on the samples
@@ -46,12 +46,15 @@ def detect_drift(
     current: pd.DataFrame,
     columns: list[str],
     html_path: Path | str | None = None,
+    drift_share: float = 0.5,
 ) -> DriftResult:
     """Test each of `columns` for drift from `reference` to `current` with one Evidently report.
 
     Columns Evidently cannot test (missing or empty in current, empty in reference, no longer
     numeric) are reported with an `issue`; columns only `current` has are reported as new and do
     not count towards the share. When `html_path` is given, the report is saved there as HTML.
+    `drift_share`: the share of drifted columns Evidently calls dataset drift (its default
+    0.5); it changes the page's headline, not any column's verdict.
     """
     columns = _validated_columns(reference, current, columns)
     issues = {name: issue for name in columns if (issue := _column_issue(reference, current, name))}
@@ -59,7 +62,11 @@ def detect_drift(
     if html_path is not None:
         html_path = Path(html_path)
         html_path.parent.mkdir(parents=True, exist_ok=True)
-    measured = _run_evidently(reference[testable], current[testable], html_path) if testable else {}
+    measured = (
+        _run_evidently(reference[testable], current[testable], html_path, drift_share)
+        if testable
+        else {}
+    )
 
     results = [
         measured[name] if name in measured else issue_result(name, issues[name]) for name in columns
@@ -103,7 +110,7 @@ def _column_issue(reference: pd.DataFrame, current: pd.DataFrame, name: str) -> 
 
 
 def _run_evidently(
-    reference: pd.DataFrame, current: pd.DataFrame, html_path: Path | None
+    reference: pd.DataFrame, current: pd.DataFrame, html_path: Path | None, drift_share: float
 ) -> dict[str, ColumnDrift]:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
@@ -120,7 +127,8 @@ def _run_evidently(
         list_columns=[],
     )
     # The per-column drifted/not-drifted verdict is only exported as a test result.
-    report = Report([DataDriftPreset(columns=list(reference.columns))], include_tests=True)
+    preset = DataDriftPreset(columns=list(reference.columns), drift_share=drift_share)
+    report = Report([preset], include_tests=True)
     # Constant columns make Evidently's correlation code emit divide-by-zero RuntimeWarnings.
     with np.errstate(divide="ignore", invalid="ignore"):
         snapshot = report.run(
@@ -177,42 +185,67 @@ def _write_plain_html(path: Path, result: DriftResult) -> None:
 
 
 def render_html_report(
-    profile: ReferenceProfile,
-    current: pd.DataFrame,
+    profile: ReferenceProfile | None,
+    current: pd.DataFrame | None,
     result: DriftResult,
     *,
+    drift_share: float = 0.5,
     max_rows: int = HTML_MAX_ROWS,
 ) -> str:
-    """Evidently's report as one HTML page, on bounded seeded samples, headed by the verdict."""
-    current = _bounded_sample(current, max_rows, profile.seed)
-    reference = profile.reference_sample()
+    """Evidently's report as one HTML page, on bounded seeded samples, headed by the verdict.
+
+    ``drift_share``: the share of drifted columns Evidently's page calls dataset drift (the
+    model's ``drift_threshold``, so the page and the verdict name one threshold). Column
+    names are given to Evidently as strings: its page breaks on others.
+    """
     try:
+        if profile is None or current is None:
+            raise ValueError(
+                "what Evidently's page needs (the reference profile and the current sample) "
+                "was not stored with this check"
+            )
+        current = bounded_sample(current, max_rows, profile.seed)
+        reference = profile.reference_sample()
         if reference is None:
             raise ValueError("the profile keeps no reference rows")
-        columns = [name for name in profile.column_names if name in reference.columns]
+        columns = [str(name) for name in profile.column_names if name in reference.columns]
+        reference = _string_names(reference)
+        current = _string_names(current)
         with tempfile.TemporaryDirectory() as directory, np.errstate(all="ignore"):
             path = Path(directory, "report.html")
-            detect_drift(reference, current, columns, html_path=path)
+            detect_drift(reference, current, columns, html_path=path, drift_share=drift_share)
             page = path.read_text(encoding="utf-8")
         note = (
             f"Evidently's report below was computed on seeded samples of {len(reference):,} "
             f"reference and {len(current):,} current rows with Evidently's default tests and "
-            "thresholds; near thresholds, or where the model's drift options chose other "
+            f"thresholds, and the model's drift_threshold ({drift_share:g}) as its dataset "
+            "drift share; near thresholds, or where the model's drift options chose other "
             "tests or thresholds, its verdicts can differ from the verdict of record."
         )
     except Exception as exc:  # the verdict is recorded already: say why there are no charts
-        log.exception("Evidently's drift report could not be rendered")
+        log.warning("Evidently's drift report could not be rendered", exc_info=True)
         page = "<!DOCTYPE html>\n<html><body></body></html>\n"
-        note = f"Evidently's report could not be rendered: {html.escape(repr(exc))}"
+        note = f"Evidently's report could not be rendered: {html.escape(str(exc) or repr(exc))}"
     match = re.search(r"<body[^>]*>", page)
     at = match.end() if match else 0
     return page[:at] + _verdict_html(result, note) + page[at:]
 
 
-def _bounded_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+def bounded_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """At most ``rows`` rows of ``frame``, drawn with ``seed`` (all of them, in order, if fewer)."""
     if len(frame) <= rows:
-        return frame.copy()
-    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
+        return frame.reset_index(drop=True)
+    # Generator.choice draws few of many without permuting them all (pandas' sample does)
+    chosen = np.random.default_rng(seed).choice(len(frame), size=rows, replace=False)
+    return frame.take(chosen).reset_index(drop=True)
+
+
+def _string_names(frame: pd.DataFrame) -> pd.DataFrame:
+    if all(isinstance(name, str) for name in frame.columns):
+        return frame
+    renamed = frame.copy(deep=False)
+    renamed.columns = [str(name) for name in frame.columns]
+    return renamed
 
 
 def _verdict_html(result: DriftResult, note: str) -> str:

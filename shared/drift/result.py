@@ -102,7 +102,7 @@ class DriftResult:
         drifted = self.drifted_columns
         text = f"{len(drifted)} of {len(_checked(self.columns))} columns drifted "
         text += f"({self.drift_share:.0%})"
-        return f"{text}: {', '.join(drifted)}" if drifted else text
+        return f"{text}: {', '.join(map(str, drifted))}" if drifted else text
 
 
 def issue_result(name: Hashable, issue: str) -> ColumnDrift:

@@ -90,7 +90,13 @@ def perform_check(
     None when it was not ours to run (picked up already, or ended). ``current`` loads the
     data to check; by default the model's current data.
     """
-    check = run_requested_check(runtime, check_id, current=current, notifier=notifier)
+    check = run_requested_check(
+        runtime,
+        check_id,
+        current=current,
+        notifier=notifier,
+        render_page=publisher.publish_check_page,
+    )
     if (
         retrain_if_needed
         and check is not None
@@ -109,9 +115,11 @@ def run_requested_check(
     *,
     current: DataLoader | None = None,
     notifier: Notifier | None = None,
+    render_page: Callable[[str, str], None] | None = None,
 ) -> CheckRecord | None:
     """pending -> running -> completed; a failure (no data, a broken source, monitors not
-    initialized) is recorded on the check, never raised."""
+    initialized) is recorded on the check, never raised. ``render_page``: who renders the
+    check's Evidently page (``shared.monitoring.run_check``)."""
     from shared.retrain import explain
 
     claimed = runtime.checks.start(check_id)
@@ -122,7 +130,15 @@ def run_requested_check(
         frame = current() if current is not None else current_data(runtime, record)
         notifier = notifier or notifier_for(record.config)
         watch_after_promotion(runtime, record, frame, notifier, check_id)
-        return run_check(runtime, record.name, frame, None, notifier, check_id=check_id)
+        return run_check(
+            runtime,
+            record.name,
+            frame,
+            None,
+            notifier,
+            check_id=check_id,
+            render_page=render_page,
+        )
     except Exception as exc:
         logger.warning("check %s of %s failed: %s", check_id, claimed.model_name, exc)
         return runtime.checks.fail(check_id, explain(exc)) or runtime.checks.get(check_id)

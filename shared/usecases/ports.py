@@ -23,6 +23,9 @@ class Publisher(Protocol):
 
     def publish_check(self, model_name: str, check_id: str, retrain_if_needed: bool) -> None: ...
 
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        """Render a stored check's Evidently page, after any waiting check (low priority)."""
+
     def close(self) -> None:
         """Release what the publisher holds (connections, threads)."""
 
@@ -41,6 +44,11 @@ class InProcessPublisher:
 
     def publish_check(self, model_name: str, check_id: str, retrain_if_needed: bool) -> None:
         self._checks.submit(self._run_check, model_name, check_id, retrain_if_needed)
+
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        from shared.check_pages import render_in_background
+
+        render_in_background(self._runtime(), model_name, check_id)
 
     def _run_job(self, job_id: str, model_name: str) -> None:
         from shared.usecases.retraining import run_retraining_job

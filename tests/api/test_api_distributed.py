@@ -117,8 +117,10 @@ def test_a_requested_check_is_completed_by_the_worker(deployment):
         assert check["status"] != "failed" and time.monotonic() < deadline, check
         time.sleep(0.3)
     assert check["needs_retraining"] is True and check["drift_score"] > 0
-    # the verdict is stored before Evidently's page is rendered: it follows within seconds
-    while (report := requests.get(url + check["links"]["report"], timeout=30)).status_code == 404:
+    # the verdict is stored before Evidently's page is rendered (a task after the check's on
+    # the worker): it follows within seconds, 202 with Retry-After meanwhile, never 404
+    while (report := requests.get(url + check["links"]["report"], timeout=30)).status_code == 202:
+        assert report.headers["Retry-After"] == "2"
         assert "still being rendered" in report.json()["detail"], report.text
         assert time.monotonic() < deadline
         time.sleep(0.3)

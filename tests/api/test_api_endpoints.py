@@ -50,7 +50,14 @@ def trained(tmp_path_factory, mlflow_template, data_files):
     )
     again = client.post("/retraining/churn/trigger")
     job = wait_for_job(lambda url: client.get(url).get_json(), first.headers["Location"])
-    yield {"app": app, "client": client, "first": first, "again": again, "job": job}
+    yield {
+        "app": app,
+        "client": client,
+        "first": first,
+        "again": again,
+        "job": job,
+        "current_file": data_files["current"],
+    }
     app.extensions["retraining"].close()
 
 
@@ -157,14 +164,22 @@ def test_check_answers_with_the_result_when_it_is_quick(trained):
     assert {c["column"] for c in check["columns"]} >= {"tenure", "monthly_spend", "plan"}
     assert check["drifted_columns"]
     assert check["duration_seconds"] > 0
-    # the stored Evidently report is reachable over HTTP, rendered just after the verdict
-    deadline = time.monotonic() + 60
-    while (report := client.get(check["links"]["report"])).status_code == 404:
+    # the check answered with its verdict; Evidently's page is rendered after it, and while
+    # it renders the answer is 202 with Retry-After, never 404
+    deadline = time.monotonic() + 120
+    while (report := client.get(check["links"]["report"])).status_code == 202:
+        assert report.headers["Retry-After"] == "2"
+        assert report.content_type == "application/problem+json"
         assert "still being rendered" in report.get_json()["detail"]
+        browser = client.get(check["links"]["report"], headers={"Accept": "text/html"})
+        if browser.status_code == 202:  # a browser gets a page that reloads itself
+            assert browser.headers["Retry-After"] == "2"
+            assert b"http-equiv='refresh'" in browser.data
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert report.status_code == 200 and report.content_type.startswith("text/html")
     assert b"<html" in report.data[:2000].lower()
+    assert b"Dataset drift detection threshold is 0.1" in report.data  # the model's threshold
     # a check never retrains by itself
     assert len(client.get("/retraining/churn/jobs").get_json()["jobs"]) == 1
 
@@ -362,3 +377,29 @@ def test_initialize_takes_a_given_baseline(client, data_files):
     assert model["monitors_initialized"] is True and model["baseline_metrics"] == baseline
     bad = client.post("/retraining/based/initialize", json={"baseline_metrics": {"a": "x"}})
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "baseline_metrics.a"
+
+
+def test_a_check_page_whose_renderer_was_lost_is_rendered_on_request(trained, monkeypatch):
+    """The check's process handed its page over and died (or the task was lost): the page's
+    first request starts it, answers 202 with Retry-After meanwhile, never 404."""
+    import pandas as pd
+
+    from shared import check_pages
+    from shared.monitoring import run_check
+
+    client = trained["client"]
+    runtime = trained["app"].extensions["retraining"].runtime
+    current = pd.read_csv(trained["current_file"])
+    lost = run_check(runtime, "churn", current, render_page=lambda model, check: None)
+    url = f"/retraining/churn/checks/{lost.check_id}/report"
+    first = client.get(url)
+    assert first.status_code == 202 and first.headers["Retry-After"] == "2"  # left to its renderer
+    assert not check_pages._background().has(lost.report_key)
+    monkeypatch.setattr(check_pages, "QUEUED_GRACE_SECONDS", 0.0)  # ... which never came
+    deadline = time.monotonic() + 120
+    while (page := client.get(url)).status_code == 202:
+        assert page.headers["Retry-After"] == "2"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert page.status_code == 200
+    assert b"Drift verdict of record" in page.data

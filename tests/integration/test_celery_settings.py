@@ -17,6 +17,7 @@ from workers.config import (
     CHECKS_QUEUE,
     DISPATCH_DUE,
     RECONCILE,
+    RENDER_CHECK_PAGE,
     RETRAINING_QUEUE,
     RUN_CHECK,
     RUN_JOB,
@@ -38,7 +39,7 @@ def _stand_in(*args, **kwargs) -> None:
 
 def _app(settings: Settings, config: WorkerConfig):
     app = create_celery(settings, config)
-    for name in (RUN_JOB, RUN_CHECK, DISPATCH_DUE, RECONCILE):
+    for name in (RUN_JOB, RUN_CHECK, RENDER_CHECK_PAGE, DISPATCH_DUE, RECONCILE):
         app.task(name=name)(_stand_in)  # to see the annotations land on tasks of these names
     app.finalize()
     return app
@@ -80,8 +81,26 @@ def test_trainings_and_checks_have_their_own_queues(settings):
     app = _app(settings, WorkerConfig())
     router = app.amqp.router
     assert router.route({}, RUN_JOB)["queue"].name == RETRAINING_QUEUE
-    for name in (RUN_CHECK, DISPATCH_DUE, RECONCILE):
+    for name in (RUN_CHECK, RENDER_CHECK_PAGE, DISPATCH_DUE, RECONCILE):
         assert router.route({}, name)["queue"].name == CHECKS_QUEUE, name
+
+
+def test_a_check_page_is_rendered_after_waiting_checks(settings, monkeypatch):
+    """The page task goes to the checks queue at Redis priority 9 (checks are sent at 0, the
+    first served), under the checks' hard time limit."""
+    app = _app(settings, WorkerConfig(check_time_limit=321))
+    assert app.tasks[RENDER_CHECK_PAGE].time_limit == 321
+    publisher = CeleryPublisher(settings)
+    sent = []
+    monkeypatch.setattr(publisher.app, "send_task", lambda name, **kw: sent.append((name, kw)))
+    publisher.publish_check_page("churn", "c1")
+    name, options = sent[0]
+    assert (name, options["args"], options["queue"]) == (
+        RENDER_CHECK_PAGE,
+        ["churn", "c1"],
+        "checks",
+    )
+    assert options["priority"] == 9
 
 
 def test_a_worker_without_queue_options_consumes_both_queues(settings):

@@ -24,6 +24,7 @@ MANUAL = RetrainingTrigger.MANUAL
 
 class RecordingPublisher:
     def __init__(self) -> None:
+        self.pages: list[tuple[str, str]] = []
         self.retrainings: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
@@ -33,6 +34,9 @@ class RecordingPublisher:
 
     def publish_check(self, model_name: str, check_id: str, retrain_if_needed: bool) -> None:
         raise AssertionError("the reconciler publishes no check")
+
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        self.pages.append((model_name, check_id))
 
     def close(self) -> None:
         pass

@@ -38,6 +38,7 @@ NAME = "edge"
 
 class RecordingPublisher:
     def __init__(self, broken: bool = False) -> None:
+        self.pages: list[tuple[str, str]] = []
         self.broken = broken
         self.retrainings: list[tuple[str, str]] = []
         self.checks: list[tuple[str, str, bool]] = []
@@ -49,6 +50,9 @@ class RecordingPublisher:
         if self.broken:
             raise ConnectionError("broker down")
         self.checks.append((model_name, check_id, retrain_if_needed))
+
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        self.pages.append((model_name, check_id))
 
     def close(self) -> None:
         pass

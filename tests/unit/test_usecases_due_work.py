@@ -21,6 +21,7 @@ WAIT = 10  # seconds: the most a Ticker test waits for something that takes mill
 
 class RecordingPublisher:
     def __init__(self, broken_checks_of: frozenset[str] = frozenset()) -> None:
+        self.pages: list[tuple[str, str]] = []
         self.broken_checks_of = broken_checks_of
         self.retrainings: list[tuple[str, str]] = []
         self.checks: list[tuple[str, str, bool]] = []
@@ -32,6 +33,9 @@ class RecordingPublisher:
         if model_name in self.broken_checks_of:
             raise ConnectionError("broker down")
         self.checks.append((model_name, check_id, retrain_if_needed))
+
+    def publish_check_page(self, model_name: str, check_id: str) -> None:
+        self.pages.append((model_name, check_id))
 
     def close(self) -> None:
         pass
