@@ -31,9 +31,16 @@ DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/retra
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    """Embedded-mode settings (SQLite, MLflow on SQLite) under this test's own directory."""
-    return Settings.from_env({"RETRAINING_HOME": str(tmp_path / "home")})
+def settings(tmp_path, request) -> Settings:
+    """Embedded-mode settings (SQLite, MLflow on SQLite) under this test's own directory.
+
+    A check's Evidently page is a child process rendering for seconds: only tests marked
+    ``pages`` get one.
+    """
+    pages = request.node.get_closest_marker("pages") is not None
+    return Settings.from_env(
+        {"RETRAINING_HOME": str(tmp_path / "home"), "RETRAINING_CHECK_REPORTS": str(pages)}
+    )
 
 
 @pytest.fixture

@@ -141,7 +141,9 @@ def _screenshot(driver, artifacts: Path, name: str) -> Path:
     return path
 
 
-def test_the_model_report_draws_every_chart_in_a_browser(browser, server, artifacts):
+# `server` before `browser`: fixtures end in reverse, so the browser closes its keep-alive
+# connections before the server is stopped (else its graceful shutdown waits for them)
+def test_the_model_report_draws_every_chart_in_a_browser(server, browser, artifacts):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -176,7 +178,7 @@ def test_the_model_report_draws_every_chart_in_a_browser(browser, server, artifa
 
 
 def test_the_api_docs_render_markdown_and_try_it_out_with_a_bearer_token(
-    browser, server, artifacts
+    server, browser, artifacts
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -26,7 +26,7 @@ from shared.runtime import Runtime
 pytestmark = pytest.mark.integration
 
 MODELS = [f"scheduled_{i}" for i in range(5)]
-ROUNDS = 4
+ROUNDS = 3
 _DISPATCHED = re.compile(r"retraining\.dispatch_due\[[^\]]+\] succeeded in [^:]+: (\d+)")
 _BEAT_SENT = "Sending due task dispatch-due-work"
 

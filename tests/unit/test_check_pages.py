@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from shared import check_pages
 from shared.check_pages import (
@@ -27,6 +28,8 @@ from shared.check_pages import (
 from shared.config import RetrainingConfig
 from shared.monitoring import initialize_monitors, run_check
 from shared.runtime import Runtime
+
+pytestmark = pytest.mark.pages
 
 MODEL = "pages"
 

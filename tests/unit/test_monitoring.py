@@ -160,6 +160,7 @@ def test_concept_drift_needs_min_samples_for_check_labelled_rows(champion, label
     assert (concept is None) == (labelled < 100)
 
 
+@pytest.mark.pages
 @pytest.mark.parametrize("rows", [49, 50])
 def test_fewer_rows_than_min_samples_for_check_is_a_stored_refusal(runtime, rows):
     reference = edge_model(runtime)
