@@ -6,8 +6,8 @@ rows, in that order, form a stream. ADWIN (river's adaptive windowing detector, 
 below) decides whether that stream's mean changed, and roughly where: it confirms a change a
 little after it happens. ruptures' binary segmentation (one breakpoint, least squares) then
 places the change to the row, searching 2,000 rows on each side of ADWIN's cut (a search
-that grew with the table would cost its square). Two candidates are
-trained and scored on the same, newest holdout:
+that grew with the table would cost its square). Two candidates are trained and scored on
+the same, newest holdout:
 
 - the configured window (every labelled row in ``training_data_window_days``), and
 - the rows after the change, when there are at least ``min_training_samples`` of them (the
