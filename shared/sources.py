@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from shared.errors import Conflict, Invalid
+from shared.parquet import read_parquet
 
 if TYPE_CHECKING:
     from shared.model_store import ModelRecord
@@ -177,6 +178,8 @@ def _load_file(path: str) -> pd.DataFrame:
     try:
         if _file_suffix(path).endswith(".csv"):
             return pd.read_csv(target)
+        if isinstance(target, Path):
+            return read_parquet(target)
         return pd.read_parquet(target)
     except FileNotFoundError as exc:
         if protocol is None:

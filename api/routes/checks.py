@@ -22,7 +22,8 @@ from shared.usecases.checks import expire_if_stale, request_check
 
 bp = APIBlueprint("checks", __name__)
 
-_POLL_SECONDS = 0.1
+# A check is asked about every 10 ms at first (most finish within a second), then less often
+_FIRST_POLL_SECONDS, _MAX_POLL_SECONDS = 0.01, 0.1
 
 
 @bp.get("/retraining/<model_name>/check")
@@ -169,8 +170,11 @@ def _still_rendering(check_id: str) -> Response:
 def _wait_for(check_id: str, seconds: float) -> CheckRecord:
     checks = context().runtime.checks
     deadline = time.monotonic() + seconds
+    pause = _FIRST_POLL_SECONDS
     while True:
         current = checks.get(check_id)
-        if current.status.is_terminal or time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if current.status.is_terminal or remaining <= 0:
             return current
-        time.sleep(_POLL_SECONDS)
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 1.5, _MAX_POLL_SECONDS)

@@ -42,7 +42,10 @@ def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     starts = bounds[:-1]
     nonempty = lengths > 0
     starts, lengths = starts[nonempty], lengths[nonempty]
-    return float(np.dot(lengths, np.abs(u[starts // m] - v[starts // n]))) / (n * m)
+    # multiply and sum, not np.dot: BLAS threads contend with OpenMP threads other libraries
+    # leave spinning (10-40x slower in a long-lived server), and vectors this size gain nothing
+    gaps = np.abs(u[starts // m] - v[starts // n])
+    return float(np.multiply(lengths, gaps).sum()) / (n * m)
 
 
 def norm(reference: ColumnProfile) -> float:
