@@ -395,6 +395,7 @@ class CheckListOut(ResponseModel):
     limit: int
     offset: int
     checks: list[CheckOut]
+    links: Links
 
 
 # -- report, status, health ----------------------------------------------------------------

@@ -13,7 +13,7 @@ from api.context import context
 from api.errors import Problem, problem_response
 from api.openapi import Resp, operation
 from api.presenters import check_out, check_url
-from api.routes.common import get_model, html_response, json_response
+from api.routes.common import get_model, html_response, json_response, page_links
 from api.schemas import CheckListOut, CheckOut, CheckQuery, ChecksQuery
 from shared.check_pages import RETRY_AFTER_SECONDS, request_page
 from shared.checks import CheckRecord
@@ -89,6 +89,7 @@ def list_checks(model_name: str, query: ChecksQuery):
             limit=query.limit,
             offset=query.offset,
             checks=[check_out(c) for c in checks],
+            links=page_links(model_name, "checks", query.limit, query.offset, len(checks)),
         )
     )
 

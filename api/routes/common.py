@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
 from flask import Response
 from pydantic import BaseModel
@@ -20,6 +21,19 @@ def get_model(name: str) -> ModelRecord:
     except ValueError as exc:
         raise Problem(404, str(exc).replace("model_name: ", "", 1), title="Unknown model") from None
     return context().runtime.models.get(name)
+
+
+def page_links(
+    model_name: str, collection: str, limit: int, offset: int, returned: int, **filters: object
+) -> dict[str, str]:
+    """A list's links: its model and, when the page came back full, the next page."""
+    base = f"/retraining/{model_name}"
+    links = {"model": f"{base}/config"}
+    if returned == limit:
+        shown = {name: value for name, value in filters.items() if value is not None}
+        query = urlencode({"limit": limit, "offset": offset + limit, **shown})
+        links["next"] = f"{base}/{collection}?{query}"
+    return links
 
 
 def json_response(

@@ -10,7 +10,7 @@ from api.context import context
 from api.errors import Problem
 from api.openapi import Resp, operation
 from api.presenters import job_out, job_url, model_out, monitoring_out
-from api.routes.common import get_model, json_response
+from api.routes.common import get_model, json_response, page_links
 from api.schemas import (
     ConfigureOut,
     ConfigureRequest,
@@ -207,15 +207,15 @@ def list_jobs(model_name: str, query: JobsQuery):
         status=query.status,
         trigger=query.trigger,
     )
-    links = {"model": f"/retraining/{model_name}/config"}
-    if len(jobs) == query.limit:
-        links["next"] = (
-            f"/retraining/{model_name}/jobs?limit={query.limit}&offset="
-            + str(query.offset + query.limit)
-            + "".join(
-                f"&{k}={v}" for k, v in (("status", query.status), ("trigger", query.trigger)) if v
-            )
-        )
+    links = page_links(
+        model_name,
+        "jobs",
+        query.limit,
+        query.offset,
+        len(jobs),
+        status=query.status,
+        trigger=query.trigger,
+    )
     return json_response(
         JobListOut(
             model_name=model_name,

@@ -10,7 +10,7 @@ from api.auth import Access
 from api.context import context
 from api.openapi import Resp, operation
 from api.presenters import model_url
-from api.routes.common import get_model, json_response
+from api.routes.common import get_model, json_response, page_links
 from api.schemas import (
     BreakerOut,
     PromotionListOut,
@@ -44,12 +44,7 @@ def list_promotions(model_name: str, query: PromotionsQuery):
     entries = ledger.history(
         context().runtime.engine, model_name, limit=query.limit, offset=query.offset
     )
-    links = {"model": f"{model_url(model_name)}/config"}
-    if len(entries) == query.limit:
-        links["next"] = (
-            f"{model_url(model_name)}/promotions?limit={query.limit}"
-            f"&offset={query.offset + query.limit}"
-        )
+    links = page_links(model_name, "promotions", query.limit, query.offset, len(entries))
     return json_response(
         PromotionListOut(
             model_name=model_name,

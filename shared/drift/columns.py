@@ -13,6 +13,8 @@ mixed-type categories, nullable dtypes).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -43,19 +45,31 @@ def finite_values(series: pd.Series) -> np.ndarray:
 
 def category_counts(series: pd.Series) -> tuple[dict[str, int], int]:
     """Counts of each category as a string (as they are given to Evidently), and their total."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)  # hashing, no sort: fastest
-    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    keys = list(uniques)
-    if all(type(key) is str for key in keys):  # the usual case: strings already
-        return dict(zip(keys, counts.tolist(), strict=True)), int(counts.sum())
+    counted = _hash_counts(series)
+    if all(type(key) is str for key in counted):  # the usual case: strings already
+        return counted, sum(counted.values())
     if pd.api.types.is_object_dtype(series.dtype):
         # 1, 1.0 and True are one key to a hash table but three strings: convert first
         present = series[series.notna()]
         return category_counts(present.astype(str))
     merged: dict[str, int] = {}
-    for key, count in zip(keys, counts.tolist(), strict=True):
+    for key, count in counted.items():
         merged[str(key)] = merged.get(str(key), 0) + count
-    return merged, int(counts.sum())
+    return merged, sum(merged.values())
+
+
+_COUNT_ROWS = 1 << 17  # rows hashed at once: a few MB of labels at any length (48 MB whole at 1M)
+
+
+def _hash_counts(series: pd.Series) -> dict[Any, int]:
+    """Counts of each present value, by hashing (no sort), a slice of rows at a time."""
+    counts: dict[Any, int] = {}
+    for start in range(0, len(series), _COUNT_ROWS):
+        codes, uniques = pd.factorize(series.iloc[start : start + _COUNT_ROWS])
+        found = np.bincount(codes[codes >= 0], minlength=len(uniques)).tolist()
+        for key, count in zip(uniques, found, strict=True):
+            counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 def as_strings(series: pd.Series) -> pd.Series:

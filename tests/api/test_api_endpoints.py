@@ -201,6 +201,10 @@ def test_check_answers_202_then_the_check_can_be_polled(trained):
     assert polled["needs_retraining"] is True
     listed = client.get("/retraining/churn/checks").get_json()["checks"]
     assert polled["check_id"] in [c["check_id"] for c in listed]
+    first = client.get("/retraining/churn/checks?limit=1").get_json()
+    assert first["links"]["next"] == "/retraining/churn/checks?limit=1&offset=1"
+    second = client.get(first["links"]["next"]).get_json()["checks"]
+    assert [c["check_id"] for c in first["checks"] + second] == [c["check_id"] for c in listed[:2]]
     assert client.get("/retraining/churn/checks/nope/report").status_code == 404
 
 

@@ -31,21 +31,42 @@ def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
 
     Equal to ``scipy.stats.wasserstein_distance`` (to rounding), in O(n + m) once sorted: the
     integral of |Q_u(t) - Q_v(t)| over t in [0, 1], over the merged steps of the two quantile
-    functions, with the step boundaries i/n and j/m scaled by n*m to exact integers.
+    functions, with the step boundaries i/n and j/m scaled by n*m to exact integers. Taken in
+    pieces of the t axis, so its temporaries stay a few MB however long the arrays are.
     """
     n, m = u.size, v.size
-    steps_u = np.arange(n, dtype=np.int64) * m
-    steps_v = np.arange(m + 1, dtype=np.int64) * n
-    bounds = np.concatenate((steps_u, steps_v))
-    bounds.sort(kind="stable")  # two sorted runs: one merge
-    lengths = np.diff(bounds)
+    total = n * m
+    pieces = max(1, (n + m) // _PIECE)
+    area = 0.0
+    for piece in range(pieces):
+        low, high = total * piece // pieces, total * (piece + 1) // pieces
+        area += _area_between(u, v, low, high)
+    return area / total
+
+
+_PIECE = 1 << 16  # step boundaries handled at once
+
+
+def _area_between(u: np.ndarray, v: np.ndarray, low: int, high: int) -> float:
+    """The integral over scaled t in [low, high): the steps of both functions that start in
+    it, and ``low`` itself (the step it falls in has the indices of ``low``)."""
+    n, m = u.size, v.size
+    bounds = np.concatenate(
+        (
+            np.array([low], dtype=np.int64),
+            np.arange(-(-low // m), -(-high // m), dtype=np.int64) * m,  # u's steps: i*m
+            np.arange(-(-low // n), -(-high // n), dtype=np.int64) * n,  # v's steps: j*n
+            np.array([high], dtype=np.int64),
+        )
+    )
+    bounds.sort()
+    lengths = np.diff(bounds)  # a boundary both share (or low itself) adds a length of 0
     starts = bounds[:-1]
-    nonempty = lengths > 0
-    starts, lengths = starts[nonempty], lengths[nonempty]
+    gaps = np.abs(u[starts // m] - v[starts // n])
     # multiply and sum, not np.dot: BLAS threads contend with OpenMP threads other libraries
     # leave spinning (10-40x slower in a long-lived server), and vectors this size gain nothing
-    gaps = np.abs(u[starts // m] - v[starts // n])
-    return float(np.multiply(lengths, gaps).sum()) / (n * m)
+    gaps *= lengths
+    return float(gaps.sum())
 
 
 def norm(reference: ColumnProfile) -> float:
