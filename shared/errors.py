@@ -26,3 +26,10 @@ class Invalid(RetrainingError, ValueError):
 
 class Unavailable(RetrainingError):
     """A backing service (database, broker, MLflow) cannot be reached now."""
+
+
+def explain(exc: BaseException) -> str:
+    """A failed job's or check's error as a person should read it."""
+    if isinstance(exc, RetrainingError | ValueError):  # ours, or a refusal: the message says it
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -29,7 +29,7 @@ from shared.datasets import (
     validate_training_frame,
 )
 from shared.enums import Task
-from shared.errors import RetrainingError
+from shared.errors import explain
 from shared.evaluation import compute_metrics, primary_metric
 from shared.jobs import RetrainingJob
 from shared.model_store import ModelRecord
@@ -100,13 +100,6 @@ def execute_job(
                 job.model_name, "notification_failed", {"job_id": job.job_id, "error": error}
             )
     return finished
-
-
-def explain(exc: BaseException) -> str:
-    """The job's error as a person should read it."""
-    if isinstance(exc, RetrainingError | ValueError):  # ours, or a refusal: the message says it
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _train_and_decide(

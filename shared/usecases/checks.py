@@ -16,7 +16,7 @@ import pandas as pd
 from shared.checks import CheckRecord
 from shared.clock import utcnow
 from shared.enums import Status
-from shared.errors import Conflict, Unavailable
+from shared.errors import Conflict, Unavailable, explain
 from shared.model_store import ModelRecord
 from shared.monitoring import monitors_required, run_check
 from shared.notifications import Notifier, notifier_for
@@ -120,8 +120,6 @@ def run_requested_check(
     """pending -> running -> completed; a failure (no data, a broken source, monitors not
     initialized) is recorded on the check, never raised. ``render_page``: who renders the
     check's Evidently page (``shared.monitoring.run_check``)."""
-    from shared.retrain import explain
-
     claimed = runtime.checks.start(check_id)
     if claimed is None:
         return None

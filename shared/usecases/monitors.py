@@ -3,7 +3,7 @@ the Python API hands its frame to ``shared.monitoring.initialize_monitors`` dire
 
 from __future__ import annotations
 
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, explain
 from shared.monitoring import initialize_monitors
 from shared.runtime import Runtime
 from shared.sources import reference_role, source_loader
@@ -18,7 +18,6 @@ def initialize_from_sources(
 ) -> tuple[str, dict[str, float]]:
     """Load the reference (the reference source, else the training source) and set the
     monitors; returns the role it came from and the baseline used."""
-    from shared.retrain import explain
 
     record = runtime.models.get(model_name)
     role = reference_role(record)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from shared.breaker import notify_if_tripped
 from shared.checks import CheckRecord
 from shared.enums import RetrainingTrigger
+from shared.errors import explain
 from shared.jobs import RetrainingJob
 from shared.notifications import Notifier, notifier_for
 from shared.policy import origin_of
@@ -62,7 +63,7 @@ def run_retraining_job(
     """
     # Training imports scikit-learn: only a process that runs a job pays for it.
     from shared.pipeline_spec import pipeline_from_spec
-    from shared.retrain import execute_job, explain
+    from shared.retrain import execute_job
 
     job = runtime.jobs.claim(job_id)
     if job is None:

@@ -77,6 +77,38 @@ def test_importing_a_door_loads_no_heavy_library(statement, also_absent, tmp_pat
     assert out.stdout.strip() == "[]", out.stdout
 
 
+_CHECK_WITHOUT_A_CHAMPION = """
+import sys
+import numpy as np, pandas as pd
+from api import create_app
+from api.settings import ApiSettings
+from shared.settings import Settings
+
+home = sys.argv[1]
+rng = np.random.default_rng(0)
+frame = pd.DataFrame({"x": rng.normal(size=400), "c": rng.choice(list("abc"), 400)})
+frame.to_parquet(f"{home}/data.parquet")
+source = {"kind": "file", "path": f"{home}/data.parquet"}
+app = create_app(Settings.from_env({"RETRAINING_HOME": home}), ApiSettings(check_wait_seconds=30))
+client = app.test_client()
+sources = {"training": source, "current": source}
+client.post("/retraining/configure", json={"model_name": "m", "data_sources": sources})
+assert client.post("/retraining/m/initialize").status_code == 200
+check = client.get("/retraining/m/check?wait=30").get_json()
+print(check["status"], check["needs_retraining"], sorted(set(sys.argv[2:]) & set(sys.modules)))
+"""
+
+
+def test_a_check_without_a_champion_loads_no_model_library(tmp_path):
+    # a check's first call in the API pays only for what it uses (scipy's distances, say)
+    env = {**os.environ, "RETRAINING_CHECK_REPORTS": "false"}
+    env.pop("REDIS_URL", None)
+    script = [sys.executable, "-c", _CHECK_WITHOUT_A_CHAMPION, str(tmp_path), *HEAVY[:3]]
+    out = subprocess.run(script, capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "completed False []", out.stdout
+
+
 def test_openapi_31_describes_every_endpoint(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["openapi"].startswith("3.1")

@@ -16,12 +16,12 @@ from shared.checks import CheckNotFound
 from shared.config import RetrainingConfig
 from shared.datasets import DataValidationError
 from shared.enums import RetrainingTrigger, Status
-from shared.errors import Invalid
+from shared.errors import Invalid, explain
 from shared.events import list_events
 from shared.jobs import JobNotFound
 from shared.modeling import TrainingPipeline
 from shared.monitoring import initialize_monitors
-from shared.retrain import execute_job, explain
+from shared.retrain import execute_job
 from shared.runtime import Runtime
 
 NAME = "churn"
