@@ -67,13 +67,17 @@ def mlflow_store_template(tmp_path_factory) -> Path:
 def make_home(mlflow_store_template) -> Callable[..., Settings]:
     """``make_home(directory, **env)``: settings for a data directory with a ready MLflow store.
 
-    ``env`` adds variables such as ``DATABASE_URL``; usable from fixtures of any scope.
+    ``env`` adds variables such as ``DATABASE_URL``; usable from fixtures of any scope. Checks
+    store no Evidently page (a child process rendering for seconds, beside the suite) unless
+    ``RETRAINING_CHECK_REPORTS="true"`` is given.
     """
 
     def make(directory: Path, **env: str) -> Settings:
         directory.mkdir(parents=True, exist_ok=True)
         shutil.copy(mlflow_store_template, directory / "mlflow.db")
-        return Settings.from_env({"RETRAINING_HOME": str(directory), **env})
+        return Settings.from_env(
+            {"RETRAINING_HOME": str(directory), "RETRAINING_CHECK_REPORTS": "false", **env}
+        )
 
     return make
 

@@ -79,7 +79,8 @@ def trained(tmp_path_factory, make_home):
         world.load,
         TrainingPipeline("automated_retraining", "sklearn"),
         notification_handler=recorder,
-        settings=make_home(tmp_path_factory.mktemp("trained")),
+        # its checks' Evidently pages are opened by the tests
+        settings=make_home(tmp_path_factory.mktemp("trained"), RETRAINING_CHECK_REPORTS="true"),
     )
     first = scheduler.trigger_retraining(RetrainingTrigger.MANUAL, "initial model")
     second = scheduler.trigger_retraining(RetrainingTrigger.MANUAL, "same data again")
