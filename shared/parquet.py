@@ -2,9 +2,10 @@
 
 A string column stored with a dictionary (most are: writers dictionary-encode repeated values)
 is read as its dictionary and decoded to Python strings once per distinct value, not once per
-row: 2 to 4 times faster on a million rows of categories, and the column's cells share their
-string objects. The frame is the one ``pandas.read_parquet`` returns (object columns, ``None``
-for a missing value); columns whose writer did not dictionary-encode them are read as usual.
+row, and the column's cells share their string objects: the drift benchmark's 1,000,000 x 25
+file (5 such columns) reads in about half the time. The frame is the one ``pandas.read_parquet``
+returns (object columns, ``None`` for a missing value); columns whose writer did not
+dictionary-encode them are read as usual.
 """
 
 from __future__ import annotations
@@ -34,23 +35,23 @@ def dictionary_string_columns(path: Path) -> list[str]:
 
     metadata = pq.read_metadata(path)
     schema = metadata.schema.to_arrow_schema()
-    positions = {metadata.schema.column(index).path: index for index in range(metadata.num_columns)}
+    positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
     # pandas' own record of the frame: its index, and columns that were not object strings
     # (StringDtype, say) come back as they were only when read as usual
     written = {
         column["field_name"]: column.get("numpy_type")
         for column in (schema.pandas_metadata or {}).get("columns", [])
     }
-    index = set(map(str, (schema.pandas_metadata or {}).get("index_columns", [])))
+    index_columns = set(map(str, (schema.pandas_metadata or {}).get("index_columns", [])))
     strings = [
         field.name
         for field in schema
         if (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))
         and field.name in positions
-        and field.name not in index
+        and field.name not in index_columns
         and written.get(field.name, "object") == "object"
     ]
-    groups = [metadata.row_group(index) for index in range(metadata.num_row_groups)]
+    groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
     return [
         name
         for name in strings
