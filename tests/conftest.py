@@ -52,6 +52,14 @@ def runtime(settings) -> Iterator[Runtime]:
     runtime.dispose()
 
 
+@pytest.fixture
+def ml_runtime(tmp_path, make_home) -> Iterator[Runtime]:
+    """A runtime whose MLflow store is ready (a copy of the session's empty one)."""
+    runtime = Runtime(make_home(tmp_path / "home"))
+    yield runtime
+    runtime.dispose()
+
+
 @pytest.fixture(scope="session")
 def mlflow_store_template(tmp_path_factory) -> Path:
     """An initialized, empty MLflow tracking store (SQLite) to copy into data directories."""

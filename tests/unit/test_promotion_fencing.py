@@ -6,41 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
+from jobtest import NAME, claim, configure
 
 from retraining.synthetic import make_churn_frame
-from shared.config import RetrainingConfig
-from shared.enums import RetrainingTrigger, Status, Task
+from shared.enums import Status, Task
 from shared.events import list_events
 from shared.modeling import TrainingPipeline
 from shared.retrain import execute_job
 from shared.runtime import Runtime
 
-NAME = "churn"
-
-
-@pytest.fixture
-def ml_runtime(tmp_path, make_home):
-    runtime = Runtime(make_home(tmp_path / "home"))
-    yield runtime
-    runtime.dispose()
-
-
-def configure(runtime: Runtime) -> None:
-    config = RetrainingConfig(
-        model_name=NAME,
-        timestamp_column="timestamp",
-        min_training_samples=100,
-        auto_promote=True,
-        promotion_min_improvement=0.0,
-    )
-    runtime.models.save_config(config, {"name": NAME})
-
 
 def run(runtime: Runtime, load):
-    job, _ = runtime.jobs.create(NAME, RetrainingTrigger.MANUAL, "test")
-    claimed = runtime.jobs.claim(job.job_id)
-    return execute_job(runtime, claimed, load, TrainingPipeline(NAME))
+    """A manual job trained on what ``load`` returns (loaders here move the champion meanwhile)."""
+    return execute_job(runtime, claim(runtime), load, TrainingPipeline(NAME))
 
 
 def replace_champion(runtime: Runtime, version: str) -> None:

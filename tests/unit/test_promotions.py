@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from jobtest import NAME, configure, promotable
 
 from retraining.synthetic import make_churn_frame
 from shared import breaker, ledger
@@ -27,15 +28,6 @@ from shared.usecases.due_work import start_due_work
 from shared.usecases.retraining import run_retraining_job
 from shared.usecases.rollback import RollbackRefused, rollback
 from shared.usecases.watch import watch_after_promotion
-
-NAME = "churn"
-
-
-@pytest.fixture
-def ml_runtime(tmp_path, make_home):
-    runtime = Runtime(make_home(tmp_path / "home"))
-    yield runtime
-    runtime.dispose()
 
 
 class Recorder:
@@ -58,17 +50,6 @@ class NoPublisher:
 
     def close(self) -> None:
         pass
-
-
-def configure(runtime: Runtime, **overrides) -> None:
-    values = dict(
-        model_name=NAME,
-        timestamp_column="timestamp",
-        min_training_samples=100,
-        auto_promote=True,
-        promotion_min_improvement=0.0,
-    )
-    runtime.models.save_config(RetrainingConfig(**{**values, **overrides}), {"name": NAME})
 
 
 def flipped(frame: pd.DataFrame) -> pd.DataFrame:
@@ -379,15 +360,7 @@ def test_the_scheduler_shows_the_ledger_rolls_back_and_resumes(tmp_path, make_ho
     from retraining.scheduler import RetrainingScheduler
 
     frames = [flipped(make_churn_frame(300, seed=1)), make_churn_frame(300, seed=2)]
-    config = RetrainingConfig(
-        model_name=NAME,
-        timestamp_column="timestamp",
-        min_training_samples=100,
-        auto_promote=True,
-        promotion_min_improvement=0.0,
-        max_consecutive_refusals=3,
-        promotion_watch_rows=100,
-    )
+    config = promotable(max_consecutive_refusals=3, promotion_watch_rows=100)
     recorder = Recorder()
     scheduler = RetrainingScheduler(
         config,
@@ -435,14 +408,7 @@ def test_a_check_through_the_scheduler_judges_an_open_watch(tmp_path, make_home)
     from retraining.scheduler import RetrainingScheduler
 
     frames = [make_churn_frame(400, seed=1), flipped(make_churn_frame(400, seed=2))]
-    config = RetrainingConfig(
-        model_name=NAME,
-        timestamp_column="timestamp",
-        min_training_samples=100,
-        auto_promote=True,
-        promotion_min_improvement=0.0,
-        promotion_watch_rows=150,
-    )
+    config = promotable(promotion_watch_rows=150)
     recorder = Recorder()
     scheduler = RetrainingScheduler(
         config,

@@ -13,43 +13,15 @@ import logging
 
 import pytest
 import sqlalchemy as sa
+from jobtest import NAME, configure, run
 
 from retraining.synthetic import make_churn_frame
-from shared.config import RetrainingConfig
 from shared.db.schema import registry_pending
-from shared.enums import RetrainingTrigger, Status
+from shared.enums import Status
 from shared.errors import Unavailable
 from shared.events import list_events
-from shared.modeling import TrainingPipeline
 from shared.registry_sync import reconcile_registry, settle
-from shared.retrain import execute_job
 from shared.runtime import Runtime
-
-NAME = "churn"
-
-
-@pytest.fixture
-def ml_runtime(tmp_path, make_home):
-    runtime = Runtime(make_home(tmp_path / "home"))
-    yield runtime
-    runtime.dispose()
-
-
-def configure(runtime: Runtime, **overrides) -> None:
-    values = dict(
-        model_name=NAME,
-        timestamp_column="timestamp",
-        min_training_samples=100,
-        auto_promote=True,
-        promotion_min_improvement=0.0,
-    )
-    runtime.models.save_config(RetrainingConfig(**{**values, **overrides}), {"name": NAME})
-
-
-def run(runtime: Runtime, frame):
-    job, _ = runtime.jobs.create(NAME, RetrainingTrigger.MANUAL, "test")
-    claimed = runtime.jobs.claim(job.job_id)
-    return execute_job(runtime, claimed, lambda: frame, TrainingPipeline(NAME))
 
 
 def pending(runtime: Runtime) -> list[dict]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from jobtest import NAME, claim, configure, run
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from retraining.synthetic import make_churn_frame
 from shared.checks import CheckNotFound
-from shared.config import RetrainingConfig
 from shared.datasets import DataValidationError
-from shared.enums import RetrainingTrigger, Status
+from shared.enums import Status
 from shared.errors import Invalid, explain
 from shared.events import list_events
 from shared.jobs import JobNotFound
@@ -23,16 +23,6 @@ from shared.modeling import TrainingPipeline
 from shared.monitoring import initialize_monitors
 from shared.retrain import execute_job
 from shared.runtime import Runtime
-
-NAME = "churn"
-
-
-@pytest.fixture
-def ml_runtime(tmp_path, make_home):
-    """A runtime whose MLflow store is ready (a copy of the session's empty one)."""
-    runtime = Runtime(make_home(tmp_path / "home"))
-    yield runtime
-    runtime.dispose()
 
 
 class Recorder:
@@ -70,28 +60,6 @@ class SupersededWhileDeciding(TrainingPipeline):
             self.runtime.jobs.requeue(self.job_id, job.attempt, "worker lost")
             self.taken_over = self.runtime.jobs.claim(self.job_id)
         return super().describe()
-
-
-def configure(runtime: Runtime, **overrides) -> None:
-    values = dict(
-        model_name=NAME,
-        timestamp_column="timestamp",
-        min_training_samples=100,
-        auto_promote=True,
-        promotion_min_improvement=0.0,
-    )
-    runtime.models.save_config(RetrainingConfig(**{**values, **overrides}), {"name": NAME})
-
-
-def claim(runtime: Runtime):
-    job, created = runtime.jobs.create(NAME, RetrainingTrigger.MANUAL, "test")
-    assert created
-    return runtime.jobs.claim(job.job_id)
-
-
-def run(runtime: Runtime, frame: pd.DataFrame, pipeline=None, notifier=None):
-    pipeline = pipeline or TrainingPipeline(NAME)
-    return execute_job(runtime, claim(runtime), lambda: frame, pipeline, notifier)
 
 
 def events(runtime: Runtime, kind: str) -> list[dict]:

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from jobtest import NAME, configure, run
 from sklearn import metrics as skm
 
 from retraining.synthetic import make_churn_frame
 from shared.config import RetrainingConfig
-from shared.enums import RetrainingTrigger, Task
+from shared.enums import Task
 from shared.evaluation import relative_drop
 from shared.events import list_events
-from shared.modeling import TrainingPipeline
 from shared.promotion import decide_promotion
-from shared.retrain import execute_job
-from shared.runtime import Runtime
 from shared.significance import Evidence, _ConfusionScorer, _ErrorScorer, paired_bootstrap
-
-NAME = "churn"
 
 
 def noisy_pair(n: int, new_accuracy: float, old_accuracy: float, seed: int = 1, classes: int = 2):
@@ -218,30 +214,6 @@ def test_a_primary_metric_the_bootstrap_cannot_resample_is_refused_with_the_gate
 
 
 # -- through a job ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def ml_runtime(tmp_path, make_home):
-    runtime = Runtime(make_home(tmp_path / "home"))
-    yield runtime
-    runtime.dispose()
-
-
-def run(runtime: Runtime, frame):
-    job, _ = runtime.jobs.create(NAME, RetrainingTrigger.MANUAL, "test")
-    claimed = runtime.jobs.claim(job.job_id)
-    return execute_job(runtime, claimed, lambda: frame, TrainingPipeline(NAME))
-
-
-def configure(runtime: Runtime, **overrides) -> None:
-    values = dict(
-        model_name=NAME,
-        timestamp_column="timestamp",
-        min_training_samples=100,
-        auto_promote=True,
-        promotion_min_improvement=0.0,
-    )
-    runtime.models.save_config(RetrainingConfig(**{**values, **overrides}), {"name": NAME})
 
 
 def test_a_job_records_both_estimates_the_interval_and_the_method_everywhere(ml_runtime):

@@ -43,14 +43,6 @@ class RecordingPublisher:
         pass
 
 
-@pytest.fixture
-def ml_runtime(tmp_path, make_home):
-    """A runtime whose MLflow store is ready (a copy of the session's empty one)."""
-    runtime = Runtime(make_home(tmp_path / "home"))
-    yield runtime
-    runtime.dispose()
-
-
 def configure(runtime: Runtime, pipeline: dict | None = None, training=None) -> None:
     config = RetrainingConfig(
         model_name=NAME, timestamp_column="timestamp", min_training_samples=100
